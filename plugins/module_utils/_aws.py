@@ -1,0 +1,197 @@
+# Copyright: keyguard.aws contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options -> botocore IAM client, and the collection's one error type."""
+
+from __future__ import annotations
+
+import os
+import re
+
+try:
+    import botocore.session
+    from botocore import xform_name
+    from botocore.config import Config
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionError as EndpointUnreachable,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+except ImportError:  # pragma: no cover - reported by the module with missing_required_lib
+    HAS_BOTOCORE = False
+else:
+    HAS_BOTOCORE = True
+
+# Shared by every module; the documentation lives in the doc fragment keyguard.aws.connection.
+CONNECTION_ARGS = dict(
+    access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=False),
+    secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True),
+    session_token=dict(
+        type="str", aliases=["aws_session_token", "security_token", "aws_security_token"], no_log=True
+    ),
+    profile=dict(type="str", aliases=["aws_profile"]),
+    region=dict(type="str", aliases=["aws_region"]),
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url"]),
+    validate_certs=dict(type="bool", default=True),
+    aws_ca_bundle=dict(type="path"),
+    aws_config=dict(type="dict"),
+)
+CONNECTION_RULES = dict(
+    required_together=[["access_key", "secret_key"]],
+    required_by={"session_token": ["access_key", "secret_key"]},
+    mutually_exclusive=[["profile", "access_key"]],
+)
+
+# Fail fast against an endpoint that is down or hangs; users tune these through aws_config.
+DEFAULT_TIMEOUTS = dict(connect_timeout=5, read_timeout=10)
+DEFAULT_MAX_ATTEMPTS = 5
+
+ACCESS_KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_]{16,128}")
+REGION_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+URL_PATTERN = re.compile(r"https?://[^\s/?#]+[^\s]*")
+
+THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+UNAVAILABLE_CODES = {"ServiceUnavailable", "ServiceUnavailableException", "ServiceFailure", "InternalFailure"}
+CREDENTIAL_CODES = {
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "IncompleteSignature",
+    "AuthFailure",
+}
+REDACTED = "********"
+
+
+class KeyguardError(Exception):
+    """A failure to report to the user as one line; `code` keeps the AWS error code, if any."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code
+
+
+def validate_connection(params):
+    """Raise KeyguardError naming the first connection option whose value cannot work."""
+    for name in ("access_key", "secret_key", "session_token", "profile", "region", "endpoint_url", "aws_ca_bundle"):
+        value = params.get(name)
+        if value is not None and not value.strip():
+            raise KeyguardError(f"{name} is empty; omit it to let the AWS credential chain decide.")
+    for name in ("secret_key", "session_token", "profile"):
+        value = params.get(name)
+        if value is not None and (value != value.strip() or any(ch.isspace() or not ch.isprintable() for ch in value)):
+            raise KeyguardError(f"{name} contains whitespace or control characters; check how it was set.")
+    if params.get("access_key") is not None and not ACCESS_KEY_ID_PATTERN.fullmatch(params["access_key"]):
+        raise KeyguardError("access_key must be an AWS access key ID: 16 to 128 letters, digits or underscores.")
+    if params.get("region") is not None and not REGION_PATTERN.fullmatch(params["region"]):
+        raise KeyguardError("region must be an AWS region name such as us-east-1 (lowercase letters, digits, hyphens).")
+    if params.get("endpoint_url") is not None and not URL_PATTERN.fullmatch(params["endpoint_url"]):
+        raise KeyguardError("endpoint_url must be an http:// or https:// URL, for example https://iam.amazonaws.com.")
+    if params.get("aws_ca_bundle") is not None and not os.path.isfile(params["aws_ca_bundle"]):
+        raise KeyguardError(f"aws_ca_bundle: no such file {params['aws_ca_bundle']!r}.")
+    client_config(params.get("aws_config"))
+
+
+def client_config(aws_config):
+    """Return the botocore Config for IAM: our timeouts and retries, overridden by the task's aws_config."""
+    config = Config(**DEFAULT_TIMEOUTS)
+    if not aws_config:
+        return config
+    try:
+        return config.merge(Config(**aws_config))
+    except TypeError as exc:
+        raise KeyguardError(f"aws_config: {exc}; see botocore's Config for the accepted keys.") from None
+    except (ValueError, BotoCoreError) as exc:
+        raise KeyguardError(f"aws_config: {exc}") from None
+
+
+def _retries(session):
+    """Return botocore's standard retry settings, leaving out what AWS_RETRY_MODE/AWS_MAX_ATTEMPTS already set."""
+    retries = {}
+    if session.get_config_variable("retry_mode", methods=("env", "config")) is None:
+        retries["mode"] = "standard"
+    if session.get_config_variable("max_attempts", methods=("env", "config")) is None:
+        retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS
+    return retries
+
+
+def connect(params):
+    """Return (IAM client, frozen credentials) for the task's connection options; raise KeyguardError."""
+    try:
+        session = botocore.session.Session(profile=params.get("profile"))
+        if params.get("access_key"):
+            session.set_credentials(params["access_key"], params["secret_key"], params.get("session_token"))
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise NoCredentialsError()
+        credentials = credentials.get_frozen_credentials()
+        # IAM is global: AWS needs no region, but a custom endpoint (AWS_ENDPOINT_URL_IAM, moto)
+        # still has to be signed for one, and us-east-1 is where IAM's global endpoint signs.
+        region = params.get("region") or session.get_config_variable("region") or "us-east-1"
+        config = Config(retries=_retries(session)).merge(client_config(params.get("aws_config")))
+        client = session.create_client(
+            "iam",
+            region_name=region,
+            endpoint_url=params.get("endpoint_url"),
+            verify=params.get("aws_ca_bundle") or params.get("validate_certs", True),
+            config=config,
+        )
+    except BotoCoreError as exc:
+        raise describe_error(exc) from None
+    return client, credentials
+
+
+def call(client, operation, **params):
+    """Call one IAM operation (API name, e.g. ListAccessKeys) and return its response; raise KeyguardError."""
+    try:
+        return getattr(client, xform_name(operation))(**params)
+    except (BotoCoreError, ClientError) as exc:
+        raise describe_error(exc, operation) from None
+
+
+def describe_error(exc, operation=None):
+    """Return a KeyguardError with one readable line for a botocore exception raised by `operation`."""
+    action = f"iam:{operation}" if operation else "Connecting to IAM"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "Unknown")
+        message = error.get("Message") or str(exc)
+        attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+        if code.startswith("AccessDenied") or code == "UnauthorizedOperation":
+            text = f"Access denied: these credentials may not call {action}. Grant {action} or use other credentials. AWS said: {message}"
+        elif code in THROTTLING_CODES:
+            text = f"IAM throttled {action} and it still failed after {attempts} attempts ({code}). Try again later, or raise aws_config.retries.total_max_attempts."
+        elif code in UNAVAILABLE_CODES:
+            text = f"IAM was unavailable for {action} after {attempts} attempts ({code}): {message}"
+        elif code in CREDENTIAL_CODES:
+            text = f"AWS rejected the credentials calling {action} ({code}): {message}"
+        else:
+            text = f"{action} failed ({code}): {message}"
+        return KeyguardError(text, code)
+    if isinstance(exc, NoCredentialsError):
+        return KeyguardError(
+            "No AWS credentials found. Set access_key and secret_key, or profile, or the AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY environment variables, or run where an instance or container role is available.",
+            "NoCredentials",
+        )
+    if isinstance(exc, ReadTimeoutError):
+        return KeyguardError(
+            f"{action}: the IAM endpoint did not answer in time ({exc}). Check endpoint_url, or raise aws_config.read_timeout.",
+            "ReadTimeout",
+        )
+    if isinstance(exc, EndpointUnreachable):
+        return KeyguardError(
+            f"{action}: could not reach the IAM endpoint ({exc}). Check endpoint_url, the network and any proxy.",
+            "EndpointUnreachable",
+        )
+    return KeyguardError(f"{action}: {exc}", type(exc).__name__)
+
+
+def redact(text, secrets):
+    """Return text with every non-empty secret replaced, so an echoed token never reaches a log."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
