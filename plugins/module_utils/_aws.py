@@ -14,9 +14,11 @@ try:
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
-        ConnectionError as EndpointUnreachable,
         NoCredentialsError,
         ReadTimeoutError,
+    )
+    from botocore.exceptions import (
+        ConnectionError as EndpointUnreachable,
     )
 except ImportError:  # pragma: no cover - reported by the module with missing_required_lib
     HAS_BOTOCORE = False
@@ -27,9 +29,7 @@ else:
 CONNECTION_ARGS = dict(
     access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=False),
     secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True),
-    session_token=dict(
-        type="str", aliases=["aws_session_token", "security_token", "aws_security_token"], no_log=True
-    ),
+    session_token=dict(type="str", aliases=["aws_session_token", "security_token", "aws_security_token"], no_log=True),
     profile=dict(type="str", aliases=["aws_profile"]),
     region=dict(type="str", aliases=["aws_region"]),
     endpoint_url=dict(type="str", aliases=["aws_endpoint_url"]),
@@ -109,10 +109,12 @@ def client_config(aws_config):
 
 def _retries(session):
     """Return botocore's standard retry settings, leaving out what AWS_RETRY_MODE/AWS_MAX_ATTEMPTS already set."""
+    # Read the user's own settings directly: botocore's built-in default mode differs between versions.
+    profile = session.get_scoped_config()
     retries = {}
-    if session.get_config_variable("retry_mode", methods=("env", "config")) is None:
+    if not (os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode")):
         retries["mode"] = "standard"
-    if session.get_config_variable("max_attempts", methods=("env", "config")) is None:
+    if not (os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts")):
         retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS
     return retries
 

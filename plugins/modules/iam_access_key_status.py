@@ -137,6 +137,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
     USER_NAME_PATTERN,
@@ -167,7 +168,9 @@ ARGUMENT_SPEC = dict(
 def validate(params):
     """Raise KeyguardError naming the first option whose value IAM would refuse."""
     if not ACCESS_KEY_ID_PATTERN.fullmatch(params["access_key_id"]):
-        raise KeyguardError("access_key_id must be 16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE.")
+        raise KeyguardError(
+            "access_key_id must be 16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE."
+        )
     if params["user_name"] is not None and not USER_NAME_PATTERN.fullmatch(params["user_name"]):
         raise KeyguardError("user_name must be 1 to 128 characters of letters, digits and _+=,.@- (no spaces).")
     validate_connection(params)

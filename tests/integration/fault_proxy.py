@@ -1,0 +1,80 @@
+"""An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one IAM action with an error."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ERROR_BODY = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+    "<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+    "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+)
+
+
+class FaultProxy:
+    """Forward IAM requests to `target`, failing the first `times` requests of `action` as told."""
+
+    def __init__(self, target):
+        self.target = urlsplit(target)
+        self.faults = {}
+        self.injected = 0
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def fail(self, action, times, status=400, code="Throttling", message="Rate exceeded"):
+        """Answer the next `times` requests of `action` with this AWS error."""
+        with self.lock:
+            self.faults[action] = [times, status, code, message]
+
+    def _take_fault(self, action):
+        """Return (status, code, message) if this request must fail, else None."""
+        with self.lock:
+            fault = self.faults.get(action)
+            if not fault or fault[0] <= 0:
+                return None
+            fault[0] -= 1
+            self.injected += 1
+            return fault[1], fault[2], fault[3]
+
+    def close(self):
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self):
+        """Return the request handler class bound to this proxy."""
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+                fault = proxy._take_fault(action)
+                if fault:
+                    status, code, message = fault
+                    kind = "Receiver" if status >= 500 else "Sender"
+                    self._answer(status, ERROR_BODY.format(kind=kind, code=code, message=message).encode(), "text/xml")
+                    return
+                upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
+                upstream.request("POST", self.path, body, dict(self.headers))
+                response = upstream.getresponse()
+                self._answer(response.status, response.read(), response.getheader("Content-Type", "text/xml"))
+                upstream.close()
+
+            def _answer(self, status, payload, content_type):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

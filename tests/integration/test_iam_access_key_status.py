@@ -1,0 +1,314 @@
+"""iam_access_key_status end to end: real ansible-playbook runs against a moto server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+
+import pytest
+import yaml
+from conftest import ADMIN_KEY, ADMIN_SECRET, STRANGER_KEY, free_port
+
+from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status
+
+LIST_ONLY = Counter(ListAccessKeys=1)
+LIST_AND_UPDATE = Counter(ListAccessKeys=1, UpdateAccessKey=1)
+LOOKUP = Counter(ListAccessKeys=2, GetAccessKeyLastUsed=1)
+LOOKUP_AND_UPDATE = LOOKUP + Counter(UpdateAccessKey=1)
+
+
+def assert_clean_failure(run, *fragments):
+    """Assert the task failed with one readable line containing every fragment."""
+    assert run.result.get("failed") is True, run.stdout
+    message = run.result["msg"]
+    assert "\n" not in message
+    for bad in ("MODULE FAILURE", "Traceback", "botocore.exceptions"):
+        assert bad not in message
+        assert bad not in run.stdout
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def assert_four_runs(ansible, moto, args, user, key_id, status, calls_when_changing, calls_when_unchanged):
+    """Check, apply, check again, apply again: assert changed, returned key, calls and the server's state."""
+    before = moto.status(user, key_id)
+    assert before != status
+    expected_key = {"access_key_id": key_id, "user_name": user, "status": status}
+
+    first = ansible.run(args, check=True, diff=True)
+    assert first.result["changed"] is True, first.stdout
+    assert first.result["access_key"] | expected_key == first.result["access_key"]
+    assert first.result["previous_status"] == before
+    assert first.result["diff"]["before"]["status"] == before
+    assert first.result["diff"]["after"]["status"] == status
+    assert first.calls == calls_when_unchanged  # the same reads, and no write
+    assert moto.status(user, key_id) == before
+
+    second = ansible.run(args, diff=True)
+    assert second.result["changed"] is True
+    assert second.result["access_key"] == first.result["access_key"]
+    assert second.result["previous_status"] == before
+    assert second.calls == calls_when_changing
+    assert moto.status(user, key_id) == status
+
+    for run in (ansible.run(args, check=True), ansible.run(args)):
+        assert run.result["changed"] is False
+        assert run.result["access_key"] == first.result["access_key"]
+        assert run.result["previous_status"] == status
+        assert run.calls == calls_when_unchanged
+        assert moto.status(user, key_id) == status
+    return second
+
+
+# --- the four runs, on every path ----------------------------------------------------------------
+
+
+def test_deactivate_with_user_name(ansible, moto):
+    key = moto.user_with_key("bob")
+    args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection())
+    run = assert_four_runs(ansible, moto, args, "bob", key["AccessKeyId"], "Inactive", LIST_AND_UPDATE, LIST_ONLY)
+    update = [params for action, params in run.requests if action == "UpdateAccessKey"]
+    assert update == [{"UserName": "bob", "AccessKeyId": key["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"}]
+
+
+def test_activate_with_user_name(ansible, moto):
+    key = moto.user_with_key("bob", status="Inactive")
+    args = dict(username="bob", id=key["AccessKeyId"], status="Active", **ansible.connection())
+    assert_four_runs(ansible, moto, args, "bob", key["AccessKeyId"], "Active", LIST_AND_UPDATE, LIST_ONLY)
+
+
+def test_implicit_user_signing_with_own_key(ansible, moto):
+    signer = moto.user_with_key("carol")
+    other = moto.add_key("carol")
+    args = dict(access_key_id=other["AccessKeyId"], status="Inactive")
+    args.update(ansible.connection(signer["AccessKeyId"], signer["SecretAccessKey"]))
+    run = assert_four_runs(ansible, moto, args, "carol", other["AccessKeyId"], "Inactive", LIST_AND_UPDATE, LIST_ONLY)
+    listing, update = run.requests
+    assert listing == ("ListAccessKeys", {"Version": "2010-05-08"})  # the API's implicit user
+    assert update == ("UpdateAccessKey", {"AccessKeyId": other["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"})
+
+
+def test_owner_lookup_when_signing_as_a_non_user(ansible, moto):
+    key = moto.user_with_key("bob")
+    args = dict(access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection(STRANGER_KEY, "x"))
+    run = assert_four_runs(ansible, moto, args, "bob", key["AccessKeyId"], "Inactive", LOOKUP_AND_UPDATE, LOOKUP)
+    assert run.requests[-1] == (
+        "UpdateAccessKey",
+        {"UserName": "bob", "AccessKeyId": key["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"},
+    )
+
+
+def test_owner_lookup_when_the_key_is_another_users(ansible, moto):
+    signer = moto.user_with_key("dave")
+    key = moto.user_with_key("bob")
+    args = dict(access_key_id=key["AccessKeyId"], status="Inactive")
+    args.update(ansible.connection(signer["AccessKeyId"], signer["SecretAccessKey"]))
+    assert_four_runs(ansible, moto, args, "bob", key["AccessKeyId"], "Inactive", LOOKUP_AND_UPDATE, LOOKUP)
+
+
+def test_no_region_and_endpoint_from_the_environment(ansible, moto):
+    key = moto.user_with_key("bob")
+    env = {"AWS_ENDPOINT_URL_IAM": moto.url, "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}
+    run = ansible.run(dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive"), env=env)
+    assert run.result["changed"] is True, run.stdout
+    assert moto.status("bob", key["AccessKeyId"]) == "Inactive"
+
+
+def test_module_defaults_group_sets_the_connection(ansible, moto, tmp_path):
+    key = moto.user_with_key("bob")
+    out = tmp_path / "grouped.json"
+    playbook = f"""\
+- name: Connection from module_defaults
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/keyguard.aws.aws:
+      endpoint_url: {moto.url}
+      access_key: {ADMIN_KEY}
+      secret_key: {ADMIN_SECRET}
+  tasks:
+    - name: Deactivate
+      keyguard.aws.iam_access_key_status:
+        user_name: bob
+        access_key_id: {key["AccessKeyId"]}
+        status: Inactive
+      register: result
+    - name: Save
+      ansible.builtin.copy:
+        content: "{{{{ result | to_json }}}}"
+        dest: {out}
+        mode: "0600"
+"""
+    run = ansible.run(None, playbook=playbook)
+    assert run.rc == 0, run.stdout
+    assert moto.status("bob", key["AccessKeyId"]) == "Inactive"
+
+
+def test_documented_examples_run(ansible, moto, tmp_path):
+    """The EXAMPLES block, with its placeholder ids swapped for real ones, runs as written."""
+    rotated = moto.user_with_key("deploy-bot")
+    leaked = moto.user_with_key("intern")
+    (tmp_path / "aws-config").write_text(
+        f"[profile security-admin]\naws_access_key_id = {ADMIN_KEY}\naws_secret_access_key = {ADMIN_SECRET}\n"
+    )
+    examples = iam_access_key_status.EXAMPLES.replace("AKIAIOSFODNN7EXAMPLE", rotated["AccessKeyId"])
+    examples = examples.replace("AKIAI44QH8DHBEXAMPLE", leaked["AccessKeyId"])
+    play = [{"name": "EXAMPLES", "hosts": "localhost", "gather_facts": False, "tasks": yaml.safe_load(examples)}]
+    env = {"AWS_ENDPOINT_URL_IAM": moto.url, "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}
+    run = ansible.run(None, playbook=yaml.safe_dump(play), env=env)
+    assert run.rc == 0, run.stdout
+    assert "intern was Active, is now Inactive" in run.stdout
+    assert moto.status("deploy-bot", rotated["AccessKeyId"]) == "Active"  # deactivated, then re-activated
+    assert moto.status("intern", leaked["AccessKeyId"]) == "Inactive"
+    assert run.calls["UpdateAccessKey"] == 3
+
+
+# --- self-lockout guard --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_refuses_to_deactivate_the_signing_key(ansible, moto, check):
+    key = moto.user_with_key("bob")
+    args = dict(access_key_id=key["AccessKeyId"], status="Inactive")
+    args.update(ansible.connection(key["AccessKeyId"], key["SecretAccessKey"]))
+    run = ansible.run(args, check=check)
+    assert_clean_failure(run, f"Refusing to deactivate access key {key['AccessKeyId']}", "allow_self_deactivation")
+    assert run.calls == Counter()
+    assert moto.status("bob", key["AccessKeyId"]) == "Active"
+
+
+def test_self_deactivation_when_allowed(ansible, moto):
+    key = moto.user_with_key("bob")
+    args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", allow_self_deactivation=True)
+    args.update(ansible.connection(key["AccessKeyId"], key["SecretAccessKey"]))
+    run = ansible.run(args)
+    assert run.result["changed"] is True, run.stdout
+    assert moto.status("bob", key["AccessKeyId"]) == "Inactive"
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_bad_status_fails_before_any_call(ansible, moto):
+    key = moto.user_with_key("bob")
+    run = ansible.run(dict(user_name="bob", access_key_id=key["AccessKeyId"], status="inactive", **ansible.connection()))
+    assert_clean_failure(run, "status", "Active, Inactive")
+    assert run.calls == Counter()
+
+
+def test_bad_access_key_id_fails_before_any_call(ansible, moto):
+    run = ansible.run(dict(access_key_id="AKIA 123", status="Inactive", **ansible.connection()))
+    assert_clean_failure(run, "access_key_id must be 16 to 128 letters, digits or underscores")
+    assert run.calls == Counter()
+
+
+def test_user_that_does_not_exist(ansible, moto):
+    run = ansible.run(dict(user_name="ghost", access_key_id=STRANGER_KEY, status="Inactive", **ansible.connection()))
+    assert_clean_failure(run, "IAM user 'ghost' does not exist.")
+    assert run.calls == LIST_ONLY
+
+
+def test_key_of_another_user_names_its_owner(ansible, moto):
+    moto.user_with_key("bob")
+    alice = moto.user_with_key("alice")
+    run = ansible.run(dict(user_name="bob", access_key_id=alice["AccessKeyId"], status="Inactive", **ansible.connection()))
+    assert_clean_failure(run, f"Access key {alice['AccessKeyId']} belongs to IAM user 'alice', not 'bob'")
+    assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
+    assert moto.status("alice", alice["AccessKeyId"]) == "Active"
+
+
+def test_key_that_does_not_exist(ansible, moto):
+    moto.user_with_key("bob")
+    run = ansible.run(dict(user_name="bob", access_key_id=STRANGER_KEY, status="Inactive", **ansible.connection()))
+    assert_clean_failure(run, f"Access key {STRANGER_KEY} does not exist")
+
+
+def test_unknown_owner_suggests_user_name(ansible, moto):
+    run = ansible.run(dict(access_key_id="AKIAUNKNOWNKEY000001", status="Inactive", **ansible.connection(STRANGER_KEY, "x")))
+    assert_clean_failure(run, "its owner could not be found", "Set user_name")
+    assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
+
+
+def test_update_denied_names_the_action_and_changes_nothing(ansible, moto):
+    target = moto.user_with_key("bob")
+    reader = moto.user_with_key("reader", policy=allow("iam:ListAccessKeys"))
+    moto.enforce_auth()
+    args = dict(user_name="bob", access_key_id=target["AccessKeyId"], status="Inactive")
+    run = ansible.run(dict(args, **ansible.connection(reader["AccessKeyId"], reader["SecretAccessKey"])))
+    assert_clean_failure(run, "Access denied: these credentials may not call iam:UpdateAccessKey")
+    moto.relax_auth()
+    assert moto.status("bob", target["AccessKeyId"]) == "Active"
+
+
+def test_list_denied_names_the_action(ansible, moto):
+    target = moto.user_with_key("bob")
+    writer = moto.user_with_key("writer", policy=allow("iam:UpdateAccessKey"))
+    moto.enforce_auth()
+    args = dict(user_name="bob", access_key_id=target["AccessKeyId"], status="Inactive")
+    run = ansible.run(dict(args, **ansible.connection(writer["AccessKeyId"], writer["SecretAccessKey"])))
+    assert_clean_failure(run, "Access denied: these credentials may not call iam:ListAccessKeys")
+    assert run.calls == LIST_ONLY
+    moto.relax_auth()
+    assert moto.status("bob", target["AccessKeyId"]) == "Active"
+
+
+def test_owner_lookup_denied_suggests_user_name(ansible, moto):
+    target = moto.user_with_key("bob")
+    caller = moto.user_with_key("ops", policy=allow("iam:ListAccessKeys", "iam:UpdateAccessKey"))
+    moto.enforce_auth()
+    args = dict(access_key_id=target["AccessKeyId"], status="Inactive")
+    run = ansible.run(dict(args, **ansible.connection(caller["AccessKeyId"], caller["SecretAccessKey"])))
+    assert_clean_failure(run, "iam:GetAccessKeyLastUsed", "Set user_name to the IAM user that owns it.")
+
+
+def test_no_credentials(ansible, moto):
+    run = ansible.run(dict(user_name="bob", access_key_id=STRANGER_KEY, status="Inactive", endpoint_url=moto.url))
+    assert_clean_failure(run, "No AWS credentials found.")
+    assert run.calls == Counter()
+
+
+def test_endpoint_down_fails_fast(ansible, moto):
+    args = dict(user_name="bob", access_key_id=STRANGER_KEY, status="Inactive", **ansible.connection())
+    args["endpoint_url"] = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    run = ansible.run(args, env={"AWS_MAX_ATTEMPTS": "2"})
+    assert_clean_failure(run, "iam:ListAccessKeys: could not reach the IAM endpoint", args["endpoint_url"])
+    assert time.monotonic() - started < 60
+
+
+def test_throttling_below_the_retry_budget_is_survived(ansible, moto, fault_proxy):
+    key = moto.user_with_key("bob")
+    fault_proxy.fail("UpdateAccessKey", times=2)
+    args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection())
+    run = ansible.run(dict(args, endpoint_url=fault_proxy.url))
+    assert run.result["changed"] is True, run.stdout
+    assert fault_proxy.injected == 2
+    assert run.calls == LIST_AND_UPDATE  # moto saw exactly one UpdateAccessKey
+    assert moto.status("bob", key["AccessKeyId"]) == "Inactive"
+
+
+def test_throttling_past_the_retry_budget(ansible, moto, fault_proxy):
+    key = moto.user_with_key("bob")
+    fault_proxy.fail("UpdateAccessKey", times=100)
+    args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection())
+    args.update(endpoint_url=fault_proxy.url, aws_config={"retries": {"total_max_attempts": 3}})
+    run = ansible.run(args)
+    assert_clean_failure(run, "IAM throttled iam:UpdateAccessKey and it still failed after 3 attempts (Throttling)")
+    assert fault_proxy.injected == 3
+    assert moto.status("bob", key["AccessKeyId"]) == "Active"
+
+
+def test_secret_never_in_output_even_at_vvvv(ansible, moto):
+    key = moto.user_with_key("bob")
+    secret = "Zq8sSecretThatMustNeverShow0000000000000"
+    args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", session_token="TokenThatMustNeverShow")
+    args.update(ansible.connection(ADMIN_KEY, secret))
+    run = ansible.run(args, diff=True, verbosity=4)
+    assert run.result["changed"] is True, run.stdout
+    assert re.search(r"Zq8sSecret|TokenThatMustNever", run.stdout + str(run.result)) is None
+
+
+def allow(*actions):
+    """Return an IAM policy allowing these actions on every resource."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}

@@ -1,0 +1,428 @@
+"""Unit tests of iam_access_key_status: every path, with a real IAM client behind botocore's Stubber."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import botocore.session
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from botocore.credentials import ReadOnlyCredentials
+from botocore.stub import Stubber
+
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
+from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SIGNER = "AKIAI44QH8DHBEXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+CREATED = datetime(2026, 8, 1, 9, 30, tzinfo=timezone.utc)
+NOT_A_USER = "Must specify userName when calling with non-User credentials"
+
+
+def metadata(status="Active", user="bob", key_id=KEY_ID):
+    """Return one ListAccessKeys metadata entry."""
+    return {"UserName": user, "AccessKeyId": key_id, "Status": status, "CreateDate": CREATED}
+
+
+def key(status="Active", user="bob", key_id=KEY_ID):
+    """Return the key as the module reports it."""
+    return {"access_key_id": key_id, "user_name": user, "status": status, "create_date": "2026-08-01T09:30:00+00:00"}
+
+
+def params(**overrides):
+    """Return module params as AnsibleModule would hand them over."""
+    base = dict(access_key_id=KEY_ID, user_name="bob", status="Inactive", allow_self_deactivation=False)
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture(scope="module")
+def session():
+    """Return one botocore session, so each test's client reuses its loaded service model."""
+    return botocore.session.Session()
+
+
+@pytest.fixture
+def iam(session):
+    """Yield (client, stubber): a real IAM client whose every request the Stubber checks against the model."""
+    client = session.create_client(
+        "iam", region_name="us-east-1", aws_access_key_id=SIGNER, aws_secret_access_key=SECRET
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def expect_list(stubber, keys, user_name=None):
+    """Stub one ListAccessKeys call, with UserName only when given."""
+    expected = {"UserName": user_name} if user_name else {}
+    stubber.add_response("list_access_keys", {"AccessKeyMetadata": keys}, expected)
+
+
+def expect_update(stubber, status, user_name=None, key_id=KEY_ID):
+    """Stub one UpdateAccessKey call with exactly these parameters."""
+    expected = {"AccessKeyId": key_id, "Status": status}
+    if user_name:
+        expected["UserName"] = user_name
+    stubber.add_response("update_access_key", {}, expected)
+
+
+def expect_owner(stubber, owner, key_id=KEY_ID):
+    """Stub one GetAccessKeyLastUsed call answering with the key's owner."""
+    stubber.add_response(
+        "get_access_key_last_used",
+        {"UserName": owner, "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}},
+        {"AccessKeyId": key_id},
+    )
+
+
+def expect_error(stubber, method, code, expected, status=400, message="refused"):
+    """Stub one call that fails with an AWS error code."""
+    stubber.add_client_error(method, code, message, status, expected_params=expected)
+
+
+def ensure(client, check_mode=False, **overrides):
+    """Run the module's read-compare-apply steps as the key SIGNER."""
+    return module.ensure_status(client, params(**overrides), SIGNER, check_mode)
+
+
+# --- with user_name -----------------------------------------------------------------------------
+
+
+def test_unchanged_key_costs_one_list_call(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Inactive")], "bob")
+    result, before = ensure(client)
+    assert result == {"changed": False, "access_key": key("Inactive"), "previous_status": "Inactive"}
+    assert before == key("Inactive")
+
+
+def test_change_is_one_list_and_one_update_without_reread(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", key_id=SIGNER), metadata("Active")], "bob")
+    expect_update(stubber, "Inactive", "bob")
+    result, before = ensure(client)
+    assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
+    assert before == key("Active")
+
+
+def test_activation(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Inactive")], "bob")
+    expect_update(stubber, "Active", "bob")
+    result, _ = ensure(client, status="Active")
+    assert result["changed"] is True
+    assert result["access_key"]["status"] == "Active"
+    assert result["previous_status"] == "Inactive"
+
+
+def test_check_mode_predicts_and_never_writes(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active")], "bob")  # no UpdateAccessKey stubbed: a write would fail
+    result, before = ensure(client, check_mode=True)
+    assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
+    assert before["status"] == "Active"
+
+
+def test_check_mode_unchanged(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Inactive")], "bob")
+    result, _ = ensure(client, check_mode=True)
+    assert result["changed"] is False
+
+
+def test_missing_user(iam):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "NoSuchEntity", {"UserName": "ghost"}, 404)
+    with pytest.raises(KeyguardError, match=r"^IAM user 'ghost' does not exist\.$"):
+        ensure(client, user_name="ghost")
+
+
+def test_key_of_another_user_names_the_owner(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata(key_id="AKIAOTHERKEY00000001")], "bob")
+    expect_owner(stubber, "alice")
+    with pytest.raises(KeyguardError, match=r"belongs to IAM user 'alice', not 'bob'\. Set user_name to alice"):
+        ensure(client)
+
+
+def test_key_that_does_not_exist(iam):
+    client, stubber = iam
+    expect_list(stubber, [], "bob")
+    expect_error(stubber, "get_access_key_last_used", "NoSuchEntity", {"AccessKeyId": KEY_ID}, 404)
+    with pytest.raises(
+        KeyguardError, match=rf"^Access key {KEY_ID} does not exist \(IAM user 'bob' has no such key\)\.$"
+    ):
+        ensure(client)
+
+
+def test_key_missing_and_owner_lookup_denied(iam):
+    client, stubber = iam
+    expect_list(stubber, [], "bob")
+    expect_error(stubber, "get_access_key_last_used", "AccessDenied", {"AccessKeyId": KEY_ID}, 403)
+    with pytest.raises(
+        KeyguardError, match=r"is not one of IAM user 'bob''s keys \(Access denied.*iam:GetAccessKeyLastUsed"
+    ):
+        ensure(client)
+
+
+def test_list_denied_names_the_action_and_stops(iam):
+    client, stubber = iam
+    expect_error(
+        stubber,
+        "list_access_keys",
+        "AccessDenied",
+        {"UserName": "bob"},
+        403,
+        "User: arn:aws:iam::1:user/x is not authorized",
+    )
+    with pytest.raises(KeyguardError) as caught:
+        ensure(client)
+    assert str(caught.value).startswith("Access denied: these credentials may not call iam:ListAccessKeys.")
+    assert "User: arn:aws:iam::1:user/x is not authorized" in str(caught.value)
+
+
+def test_update_denied_names_the_action(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active")], "bob")
+    expect_error(
+        stubber,
+        "update_access_key",
+        "AccessDenied",
+        {"UserName": "bob", "AccessKeyId": KEY_ID, "Status": "Inactive"},
+        403,
+    )
+    with pytest.raises(
+        KeyguardError,
+        match=r"^Access denied: these credentials may not call iam:UpdateAccessKey\. Grant iam:UpdateAccessKey",
+    ):
+        ensure(client)
+
+
+def test_throttled_past_retries(iam):
+    client, stubber = iam
+    stubber.add_client_error(
+        "list_access_keys",
+        "Throttling",
+        "Rate exceeded",
+        400,
+        expected_params={"UserName": "bob"},
+        response_meta={"RetryAttempts": 4},
+    )
+    with pytest.raises(
+        KeyguardError, match=r"^IAM throttled iam:ListAccessKeys and it still failed after 5 attempts \(Throttling\)"
+    ) as caught:
+        ensure(client)
+    assert caught.value.code == "Throttling"
+
+
+# --- without user_name -------------------------------------------------------------------------
+
+
+def test_implicit_own_key_updates_without_user_name(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", user="carol")])
+    expect_update(stubber, "Inactive")
+    result, _ = ensure(client, user_name=None)
+    assert result == {"changed": True, "access_key": key("Inactive", user="carol"), "previous_status": "Active"}
+
+
+def test_implicit_own_key_unchanged_is_one_call(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Inactive", user="carol")])
+    result, _ = ensure(client, user_name=None)
+    assert result["changed"] is False
+
+
+def test_implicit_root_key_has_no_user_name(iam):
+    client, stubber = iam
+    root_key = {"AccessKeyId": KEY_ID, "Status": "Active", "CreateDate": CREATED}
+    expect_list(stubber, [root_key])
+    expect_update(stubber, "Inactive")
+    result, _ = ensure(client, user_name=None)
+    assert result["access_key"] == key("Inactive", user=None)
+
+
+def test_owner_lookup_when_key_is_not_the_callers(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata(user="carol", key_id=SIGNER)])
+    expect_owner(stubber, "bob")
+    expect_list(stubber, [metadata("Active")], "bob")
+    expect_update(stubber, "Inactive", "bob")
+    result, _ = ensure(client, user_name=None)
+    assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
+
+
+@pytest.mark.parametrize("code", ["ValidationError", "NoSuchEntity"])
+def test_owner_lookup_when_caller_is_not_an_iam_user(iam, code):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", code, {}, message=NOT_A_USER)
+    expect_owner(stubber, "bob")
+    expect_list(stubber, [metadata("Inactive")], "bob")
+    result, _ = ensure(client, user_name=None)
+    assert result == {"changed": False, "access_key": key("Inactive"), "previous_status": "Inactive"}
+
+
+def test_owner_lookup_check_mode_never_writes(iam):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "ValidationError", {}, message=NOT_A_USER)
+    expect_owner(stubber, "bob")
+    expect_list(stubber, [metadata("Active")], "bob")
+    result, _ = ensure(client, check_mode=True, user_name=None)
+    assert result["changed"] is True
+    assert result["access_key"] == key("Inactive")
+
+
+def test_owner_lookup_refused_suggests_user_name(iam):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "ValidationError", {}, message=NOT_A_USER)
+    expect_error(stubber, "get_access_key_last_used", "AccessDenied", {"AccessKeyId": KEY_ID}, 403)
+    with pytest.raises(KeyguardError) as caught:
+        ensure(client, user_name=None)
+    message = str(caught.value)
+    assert "its owner could not be found" in message
+    assert "iam:GetAccessKeyLastUsed" in message
+    assert message.endswith("Set user_name to the IAM user that owns it.")
+
+
+def test_owner_lookup_of_unknown_key(iam):
+    client, stubber = iam
+    expect_list(stubber, [])
+    expect_error(
+        stubber,
+        "get_access_key_last_used",
+        "NoSuchEntity",
+        {"AccessKeyId": KEY_ID},
+        404,
+        "The Access Key cannot be found",
+    )
+    with pytest.raises(
+        KeyguardError, match=r"owner could not be found: iam:GetAccessKeyLastUsed failed \(NoSuchEntity\)"
+    ):
+        ensure(client, user_name=None)
+
+
+def test_implicit_listing_denied_is_not_swallowed(iam):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "AccessDenied", {}, 403)
+    with pytest.raises(KeyguardError, match=r"iam:ListAccessKeys"):
+        ensure(client, user_name=None)
+
+
+def test_owner_reported_but_key_gone(iam):
+    client, stubber = iam
+    expect_list(stubber, [])
+    expect_owner(stubber, "bob")
+    expect_list(stubber, [], "bob")
+    with pytest.raises(KeyguardError, match=r"not among the keys of its owner 'bob'"):
+        ensure(client, user_name=None)
+
+
+# --- self-lockout guard ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_refuses_to_deactivate_its_own_signing_key_before_any_call(iam, check_mode):
+    client, _ = iam  # nothing stubbed: any API call fails the test
+    with pytest.raises(KeyguardError, match=r"^Refusing to deactivate access key AKIAI44QH8DHBEXAMPLE: it signs"):
+        ensure(client, check_mode=check_mode, access_key_id=SIGNER, user_name=None)
+
+
+def test_self_deactivation_when_allowed(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", key_id=SIGNER)], "bob")
+    expect_update(stubber, "Inactive", "bob", key_id=SIGNER)
+    result, _ = ensure(client, access_key_id=SIGNER, allow_self_deactivation=True)
+    assert result["changed"] is True
+
+
+def test_activating_its_own_key_is_no_lockout(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", key_id=SIGNER)], "bob")
+    result, _ = ensure(client, access_key_id=SIGNER, status="Active")
+    assert result["changed"] is False
+
+
+# --- the whole module through main() ----------------------------------------------------------
+
+
+def run_main(args, capsys):
+    """Run main() with these task args; return its JSON result."""
+    with patch_module_args(args), pytest.raises(SystemExit):
+        module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def no_connect(monkeypatch):
+    """Fail the test if the module tries to create a client."""
+
+    def refuse(params):
+        raise AssertionError("the module created a client for invalid input")
+
+    monkeypatch.setattr(module, "connect", refuse)
+
+
+@pytest.fixture
+def connected(monkeypatch, iam):
+    """Make main() use the stubbed client, signing as SIGNER with a session token."""
+    client, stubber = iam
+    credentials = ReadOnlyCredentials(SIGNER, SECRET, "SESSIONTOKENVALUE")
+    monkeypatch.setattr(module, "connect", lambda params: (client, credentials))
+    return stubber
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (dict(access_key_id=KEY_ID, status="active"), "status"),
+        (dict(access_key_id=KEY_ID, status="Expired"), "status"),
+        (dict(access_key_id="AKIA SHORT", status="Inactive"), "access_key_id"),
+        (dict(access_key_id="A" * 129, status="Inactive"), "access_key_id"),
+        (dict(access_key_id=KEY_ID, user_name="bob smith", status="Inactive"), "user_name"),
+        (dict(access_key_id=KEY_ID, user_name="", status="Inactive"), "user_name"),
+        (dict(access_key_id=KEY_ID, status="Inactive", region="US East"), "region"),
+        (dict(access_key_id=KEY_ID, status="Inactive", endpoint_url="localhost:5000"), "endpoint_url"),
+        (dict(access_key_id=KEY_ID, status="Inactive", aws_config={"retries": {"mode": "bogus"}}), "aws_config"),
+        (dict(access_key_id=KEY_ID, status="Inactive", aws_config={"no_such_setting": 1}), "aws_config"),
+        (dict(access_key_id=KEY_ID, status="Inactive", access_key=SIGNER), "secret_key"),
+        (dict(access_key_id=KEY_ID, status="Inactive", access_key="", secret_key="x"), "access_key"),
+        (dict(access_key_id=KEY_ID, status="Inactive", profile="p", access_key=SIGNER, secret_key="x"), "profile"),
+        (dict(access_key_id=KEY_ID, status="Inactive", aws_ca_bundle="/nonexistent/ca.pem"), "aws_ca_bundle"),
+    ],
+)
+def test_invalid_input_fails_naming_the_option_without_a_client(args, option, capsys, no_connect):
+    result = run_main(args, capsys)
+    assert result["failed"] is True
+    assert option in result["msg"]
+    assert "Traceback" not in result["msg"]
+
+
+def test_main_reports_diff_and_predicted_state_in_check_mode(capsys, connected):
+    expect_list(connected, [metadata("Active")], "bob")
+    args = dict(access_key_id=KEY_ID, user_name="bob", status="Inactive", _ansible_check_mode=True, _ansible_diff=True)
+    result = run_main(args, capsys)
+    assert result["changed"] is True
+    assert result["access_key"] == key("Inactive")
+    assert result["previous_status"] == "Active"
+    assert result["diff"] == {"before": key("Active"), "after": key("Inactive")}
+
+
+def test_main_without_diff_mode_returns_no_diff(capsys, connected):
+    expect_list(connected, [metadata("Inactive")], "bob")
+    result = run_main(dict(access_key_id=KEY_ID, user_name="bob", status="Inactive"), capsys)
+    assert result["changed"] is False
+    assert "diff" not in result
+
+
+def test_main_redacts_secrets_that_an_error_echoes(capsys, connected):
+    echoed = f"request had token SESSIONTOKENVALUE and secret {SECRET}"
+    expect_error(connected, "list_access_keys", "InvalidClientTokenId", {"UserName": "bob"}, 403, echoed)
+    result = run_main(dict(access_key_id=KEY_ID, user_name="bob", status="Inactive"), capsys)
+    assert result["failed"] is True
+    assert result["msg"].startswith("AWS rejected the credentials calling iam:ListAccessKeys (InvalidClientTokenId)")
+    assert "SESSIONTOKENVALUE" not in result["msg"]
+    assert SECRET not in result["msg"]
+    assert "********" in result["msg"]
