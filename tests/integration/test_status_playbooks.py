@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 import yaml
-from conftest import ADMIN_KEY, ADMIN_SECRET, STRANGER_KEY, free_port
+from harness import ADMIN_KEY, ADMIN_SECRET, STRANGER_KEY
+from moto_server import free_port
 
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status
 
@@ -69,7 +70,9 @@ def test_deactivate_with_user_name(ansible, moto):
     args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection())
     run = assert_four_runs(ansible, moto, args, "bob", key["AccessKeyId"], "Inactive", LIST_AND_UPDATE, LIST_ONLY)
     update = [params for action, params in run.requests if action == "UpdateAccessKey"]
-    assert update == [{"UserName": "bob", "AccessKeyId": key["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"}]
+    assert update == [
+        {"UserName": "bob", "AccessKeyId": key["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"}
+    ]
 
 
 def test_activate_with_user_name(ansible, moto):
@@ -86,7 +89,10 @@ def test_implicit_user_signing_with_own_key(ansible, moto):
     run = assert_four_runs(ansible, moto, args, "carol", other["AccessKeyId"], "Inactive", LIST_AND_UPDATE, LIST_ONLY)
     listing, update = run.requests
     assert listing == ("ListAccessKeys", {"Version": "2010-05-08"})  # the API's implicit user
-    assert update == ("UpdateAccessKey", {"AccessKeyId": other["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"})
+    assert update == (
+        "UpdateAccessKey",
+        {"AccessKeyId": other["AccessKeyId"], "Status": "Inactive", "Version": "2010-05-08"},
+    )
 
 
 def test_owner_lookup_when_signing_as_a_non_user(ansible, moto):
@@ -192,7 +198,9 @@ def test_self_deactivation_when_allowed(ansible, moto):
 
 def test_bad_status_fails_before_any_call(ansible, moto):
     key = moto.user_with_key("bob")
-    run = ansible.run(dict(user_name="bob", access_key_id=key["AccessKeyId"], status="inactive", **ansible.connection()))
+    run = ansible.run(
+        dict(user_name="bob", access_key_id=key["AccessKeyId"], status="inactive", **ansible.connection())
+    )
     assert_clean_failure(run, "status", "Active, Inactive")
     assert run.calls == Counter()
 
@@ -212,7 +220,9 @@ def test_user_that_does_not_exist(ansible, moto):
 def test_key_of_another_user_names_its_owner(ansible, moto):
     moto.user_with_key("bob")
     alice = moto.user_with_key("alice")
-    run = ansible.run(dict(user_name="bob", access_key_id=alice["AccessKeyId"], status="Inactive", **ansible.connection()))
+    run = ansible.run(
+        dict(user_name="bob", access_key_id=alice["AccessKeyId"], status="Inactive", **ansible.connection())
+    )
     assert_clean_failure(run, f"Access key {alice['AccessKeyId']} belongs to IAM user 'alice', not 'bob'")
     assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
     assert moto.status("alice", alice["AccessKeyId"]) == "Active"
@@ -225,7 +235,9 @@ def test_key_that_does_not_exist(ansible, moto):
 
 
 def test_unknown_owner_suggests_user_name(ansible, moto):
-    run = ansible.run(dict(access_key_id="AKIAUNKNOWNKEY000001", status="Inactive", **ansible.connection(STRANGER_KEY, "x")))
+    run = ansible.run(
+        dict(access_key_id="AKIAUNKNOWNKEY000001", status="Inactive", **ansible.connection(STRANGER_KEY, "x"))
+    )
     assert_clean_failure(run, "its owner could not be found", "Set user_name")
     assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
 
@@ -302,7 +314,9 @@ def test_throttling_past_the_retry_budget(ansible, moto, fault_proxy):
 def test_secret_never_in_output_even_at_vvvv(ansible, moto):
     key = moto.user_with_key("bob")
     secret = "Zq8sSecretThatMustNeverShow0000000000000"
-    args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", session_token="TokenThatMustNeverShow")
+    args = dict(
+        user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", session_token="TokenThatMustNeverShow"
+    )
     args.update(ansible.connection(ADMIN_KEY, secret))
     run = ansible.run(args, diff=True, verbosity=4)
     assert run.result["changed"] is True, run.stdout
