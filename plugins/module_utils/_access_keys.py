@@ -106,7 +106,7 @@ def _owner_of(client, access_key_id):
     except KeyguardError as err:
         raise KeyguardError(
             f"Access key {access_key_id} is not one of the caller's own keys, and its owner could not be "
-            f"found: {err} Set user_name to the IAM user that owns it.",
+            f"found: {str(err).rstrip('.')}. Set user_name to the IAM user that owns it.",
             err.code,
         ) from None
     if not owner:

@@ -15,6 +15,7 @@ try:
         BotoCoreError,
         ClientError,
         NoCredentialsError,
+        ProfileNotFound,
         ReadTimeoutError,
     )
     from botocore.exceptions import (
@@ -177,6 +178,12 @@ def describe_error(exc, operation=None):
             "No AWS credentials found. Set access_key and secret_key, or profile, or the AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY environment variables, or run where an instance or container role is available.",
             "NoCredentials",
+        )
+    if isinstance(exc, ProfileNotFound):
+        return KeyguardError(
+            f"profile {exc.kwargs.get('profile')!r} is not in the AWS config or credentials files; check its name, "
+            "or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE.",
+            "ProfileNotFound",
         )
     if isinstance(exc, ReadTimeoutError):
         return KeyguardError(

@@ -39,6 +39,7 @@ def assert_four_runs(ansible, moto, args, user, key_id, status, calls_when_chang
 
     first = ansible.run(args, check=True, diff=True)
     assert first.result["changed"] is True, first.stdout
+    assert "[WARNING]" not in first.stdout
     assert first.result["access_key"] | expected_key == first.result["access_key"]
     assert first.result["previous_status"] == before
     assert first.result["diff"]["before"]["status"] == before

@@ -103,7 +103,7 @@ def test_connect_without_credentials_is_one_clear_line(clean_env):
 
 
 def test_connect_with_unknown_profile(clean_env):
-    with pytest.raises(KeyguardError, match=r"^Connecting to IAM: The config profile \(nope\) could not be found$"):
+    with pytest.raises(KeyguardError, match=r"^profile 'nope' is not in the AWS config or credentials files; check"):
         _aws.connect({"profile": "nope"})
 
 
@@ -120,7 +120,7 @@ def test_connect_with_unknown_profile(clean_env):
             ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
             r"^iam:ListAccessKeys: the IAM endpoint did not answer in time .*raise aws_config\.read_timeout\.$",
         ),
-        (ProfileNotFound(profile="x"), r"^iam:ListAccessKeys: The config profile \(x\) could not be found$"),
+        (ProfileNotFound(profile="x"), r"^profile 'x' is not in the AWS config or credentials files"),
     ],
 )
 def test_botocore_errors_become_one_line(exc, expected):
