@@ -163,9 +163,15 @@ def describe_error(exc, operation=None):
         message = error.get("Message") or str(exc)
         attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
         if code.startswith("AccessDenied") or code == "UnauthorizedOperation":
-            text = f"Access denied: these credentials may not call {action}. Grant {action} or use other credentials. AWS said: {message}"
+            text = (
+                f"Access denied: these credentials may not call {action}. "
+                f"Grant {action} or use other credentials. AWS said: {message}"
+            )
         elif code in THROTTLING_CODES:
-            text = f"IAM throttled {action} and it still failed after {attempts} attempts ({code}). Try again later, or raise aws_config.retries.total_max_attempts."
+            text = (
+                f"IAM throttled {action} and it still failed after {attempts} attempts ({code}). "
+                "Try again later, or raise aws_config.retries.total_max_attempts."
+            )
         elif code in UNAVAILABLE_CODES:
             text = f"IAM was unavailable for {action} after {attempts} attempts ({code}): {message}"
         elif code in CREDENTIAL_CODES:

@@ -18,7 +18,7 @@ description:
     owner. So a leaked key can be shut off knowing only its id.
   - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true).
 author:
-  - keyguard.aws contributors
+  - Keyguard maintainers (!UNKNOWN)
 options:
   access_key_id:
     description:

@@ -192,5 +192,9 @@ class Ansible:
         requests = self.moto.requests()
         result = json.loads(out.read_text()) if out.exists() else {}
         return Run(
-            result, Counter(action for action, _ in requests), requests, proc.stdout + proc.stderr, proc.returncode
+            result,
+            Counter(action for action, _params in requests),
+            requests,
+            proc.stdout + proc.stderr,
+            proc.returncode,
         )

@@ -92,7 +92,7 @@ def test_connect_reads_a_profile(clean_env, tmp_path):
     (tmp_path / "credentials").write_text(
         "[audit]\naws_access_key_id = AKIAPROFILEEXAMPLE00\naws_secret_access_key = p\n"
     )
-    _, credentials = _aws.connect({"profile": "audit"})
+    credentials = _aws.connect({"profile": "audit"})[1]
     assert credentials.access_key == "AKIAPROFILEEXAMPLE00"
 
 

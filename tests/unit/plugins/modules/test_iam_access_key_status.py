@@ -112,7 +112,7 @@ def test_activation(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Inactive")], "bob")
     expect_update(stubber, "Active", "bob")
-    result, _ = ensure(client, status="Active")
+    result = ensure(client, status="Active")[0]
     assert result["changed"] is True
     assert result["access_key"]["status"] == "Active"
     assert result["previous_status"] == "Inactive"
@@ -129,7 +129,7 @@ def test_check_mode_predicts_and_never_writes(iam):
 def test_check_mode_unchanged(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Inactive")], "bob")
-    result, _ = ensure(client, check_mode=True)
+    result = ensure(client, check_mode=True)[0]
     assert result["changed"] is False
 
 
@@ -225,14 +225,14 @@ def test_implicit_own_key_updates_without_user_name(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Active", user="carol")])
     expect_update(stubber, "Inactive")
-    result, _ = ensure(client, user_name=None)
+    result = ensure(client, user_name=None)[0]
     assert result == {"changed": True, "access_key": key("Inactive", user="carol"), "previous_status": "Active"}
 
 
 def test_implicit_own_key_unchanged_is_one_call(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Inactive", user="carol")])
-    result, _ = ensure(client, user_name=None)
+    result = ensure(client, user_name=None)[0]
     assert result["changed"] is False
 
 
@@ -241,7 +241,7 @@ def test_implicit_root_key_has_no_user_name(iam):
     root_key = {"AccessKeyId": KEY_ID, "Status": "Active", "CreateDate": CREATED}
     expect_list(stubber, [root_key])
     expect_update(stubber, "Inactive")
-    result, _ = ensure(client, user_name=None)
+    result = ensure(client, user_name=None)[0]
     assert result["access_key"] == key("Inactive", user=None)
 
 
@@ -251,7 +251,7 @@ def test_owner_lookup_when_key_is_not_the_callers(iam):
     expect_owner(stubber, "bob")
     expect_list(stubber, [metadata("Active")], "bob")
     expect_update(stubber, "Inactive", "bob")
-    result, _ = ensure(client, user_name=None)
+    result = ensure(client, user_name=None)[0]
     assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
 
 
@@ -261,7 +261,7 @@ def test_owner_lookup_when_caller_is_not_an_iam_user(iam, code):
     expect_error(stubber, "list_access_keys", code, {}, message=NOT_A_USER)
     expect_owner(stubber, "bob")
     expect_list(stubber, [metadata("Inactive")], "bob")
-    result, _ = ensure(client, user_name=None)
+    result = ensure(client, user_name=None)[0]
     assert result == {"changed": False, "access_key": key("Inactive"), "previous_status": "Inactive"}
 
 
@@ -270,7 +270,7 @@ def test_owner_lookup_check_mode_never_writes(iam):
     expect_error(stubber, "list_access_keys", "ValidationError", {}, message=NOT_A_USER)
     expect_owner(stubber, "bob")
     expect_list(stubber, [metadata("Active")], "bob")
-    result, _ = ensure(client, check_mode=True, user_name=None)
+    result = ensure(client, check_mode=True, user_name=None)[0]
     assert result["changed"] is True
     assert result["access_key"] == key("Inactive")
 
@@ -325,7 +325,7 @@ def test_owner_reported_but_key_gone(iam):
 
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_refuses_to_deactivate_its_own_signing_key_before_any_call(iam, check_mode):
-    client, _ = iam  # nothing stubbed: any API call fails the test
+    client = iam[0]  # nothing stubbed: any API call fails the test
     with pytest.raises(KeyguardError, match=r"^Refusing to deactivate access key AKIAI44QH8DHBEXAMPLE: it signs"):
         ensure(client, check_mode=check_mode, access_key_id=SIGNER, user_name=None)
 
@@ -334,14 +334,14 @@ def test_self_deactivation_when_allowed(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Active", key_id=SIGNER)], "bob")
     expect_update(stubber, "Inactive", "bob", key_id=SIGNER)
-    result, _ = ensure(client, access_key_id=SIGNER, allow_self_deactivation=True)
+    result = ensure(client, access_key_id=SIGNER, allow_self_deactivation=True)[0]
     assert result["changed"] is True
 
 
 def test_activating_its_own_key_is_no_lockout(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Active", key_id=SIGNER)], "bob")
-    result, _ = ensure(client, access_key_id=SIGNER, status="Active")
+    result = ensure(client, access_key_id=SIGNER, status="Active")[0]
     assert result["changed"] is False
 
 
