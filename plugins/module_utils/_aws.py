@@ -49,6 +49,7 @@ DEFAULT_TIMEOUTS = dict(connect_timeout=5, read_timeout=10)
 DEFAULT_MAX_ATTEMPTS = 5
 
 ACCESS_KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_]{16,128}")
+PROFILE_PATTERN = re.compile(r"[A-Za-z0-9_+=,.@:/-]{1,128}")
 REGION_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 URL_PATTERN = re.compile(r"https?://[^\s/?#]+[^\s]*")
 
@@ -80,12 +81,14 @@ def validate_connection(params):
         value = params.get(name)
         if value is not None and not value.strip():
             raise KeyguardError(f"{name} is empty; omit it to let the AWS credential chain decide.")
-    for name in ("secret_key", "session_token", "profile"):
+    for name in ("secret_key", "session_token"):
         value = params.get(name)
         if value is not None and (value != value.strip() or any(ch.isspace() or not ch.isprintable() for ch in value)):
             raise KeyguardError(f"{name} contains whitespace or control characters; check how it was set.")
     if params.get("access_key") is not None and not ACCESS_KEY_ID_PATTERN.fullmatch(params["access_key"]):
         raise KeyguardError("access_key must be an AWS access key ID: 16 to 128 letters, digits or underscores.")
+    if params.get("profile") is not None and not PROFILE_PATTERN.fullmatch(params["profile"]):
+        raise KeyguardError("profile must be a profile name: 1 to 128 letters, digits and _+=,.@:/- (no spaces).")
     if params.get("region") is not None and not REGION_PATTERN.fullmatch(params["region"]):
         raise KeyguardError("region must be an AWS region name such as us-east-1 (lowercase letters, digits, hyphens).")
     if params.get("endpoint_url") is not None and not URL_PATTERN.fullmatch(params["endpoint_url"]):

@@ -1,4 +1,8 @@
-"""An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one IAM action with an error."""
+"""An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one IAM action with an error.
+
+It forwards one request at a time and logs each in the order moto applied it, so tests of concurrent runs know
+which write came last.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
 ERROR_BODY = (
     '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
@@ -21,14 +26,16 @@ class FaultProxy:
         self.target = urlsplit(target)
         self.faults = {}
         self.injected = 0
+        self.applied = []  # (action, params) of each forwarded request, in the order moto answered them
         self.lock = threading.Lock()
+        self.upstream_lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def fail(self, action, times, status=400, code="Throttling", message="Rate exceeded"):
-        """Answer the next `times` requests of `action` with this AWS error."""
+        """Answer the next `times` requests of `action` with this AWS error; message None echoes the request."""
         with self.lock:
             self.faults[action] = [times, status, code, message]
 
@@ -54,18 +61,24 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+                params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+                action = params.pop("Action", "")
                 fault = proxy._take_fault(action)
                 if fault:
                     status, code, message = fault
+                    if message is None:  # like a service that quotes the request back in its error
+                        message = escape(f"{dict(self.headers)} {body.decode('utf-8', 'replace')}")
                     kind = "Receiver" if status >= 500 else "Sender"
                     self._answer(status, ERROR_BODY.format(kind=kind, code=code, message=message).encode(), "text/xml")
                     return
-                upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
-                upstream.request("POST", self.path, body, dict(self.headers))
-                response = upstream.getresponse()
-                self._answer(response.status, response.read(), response.getheader("Content-Type", "text/xml"))
-                upstream.close()
+                with proxy.upstream_lock:
+                    upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
+                    upstream.request("POST", self.path, body, dict(self.headers))
+                    response = upstream.getresponse()
+                    payload = response.read()
+                    upstream.close()
+                    proxy.applied.append((action, params))
+                self._answer(response.status, payload, response.getheader("Content-Type", "text/xml"))
 
             def _answer(self, status, payload, content_type):
                 self.send_response(status)

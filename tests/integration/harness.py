@@ -172,29 +172,45 @@ class Ansible:
         """Return module options that reach moto, signing with this key."""
         return {"endpoint_url": self.moto.url, "access_key": key, "secret_key": secret}
 
-    def run(self, args, check=False, diff=False, env=None, verbosity=0, playbook=None):
-        """Run the task (or a whole playbook); return its Run with the calls moto recorded during it."""
+    def start(self, args, check=False, diff=False, env=None, verbosity=0, playbook=None):
+        """Start ansible-playbook on the task (or a whole playbook); return (process, result file)."""
         self.runs += 1
         out = self.workdir / f"result-{self.runs}.json"
         path = self.workdir / f"play-{self.runs}.yml"
         path.write_text(playbook or PLAYBOOK.format(args=json.dumps(args), out=json.dumps(str(out))))
         command = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path)]
         command += ["--check"] * check + ["--diff"] * diff + (["-" + "v" * verbosity] if verbosity else [])
-        self.moto.clear_calls()
-        proc = subprocess.run(
+        process = subprocess.Popen(
             command,
             env=dict(self.env, **(env or {})),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=300,
-            check=False,
         )
+        return process, out
+
+    def run(self, args, **options):
+        """Run the task (or a whole playbook); return its Run with the calls moto recorded during it."""
+        self.moto.clear_calls()
+        process, out = self.start(args, **options)
+        stdout = process.communicate(timeout=300)[0]
         requests = self.moto.requests()
         result = json.loads(out.read_text()) if out.exists() else {}
-        return Run(
-            result,
-            Counter(action for action, _params in requests),
-            requests,
-            proc.stdout + proc.stderr,
-            proc.returncode,
-        )
+        return Run(result, Counter(action for action, _params in requests), requests, stdout, process.returncode)
+
+
+def assert_clean_failure(run, *fragments):
+    """Assert the task failed with one readable line containing every fragment."""
+    assert run.result.get("failed") is True, run.stdout
+    message = run.result["msg"]
+    assert "\n" not in message
+    for bad in ("MODULE FAILURE", "Traceback", "botocore.exceptions"):
+        assert bad not in message
+        assert bad not in run.stdout
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def allow(*actions):
+    """Return an IAM policy allowing these actions on every resource."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
