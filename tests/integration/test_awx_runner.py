@@ -54,6 +54,24 @@ def run_job(ansible, private, envvars, extravars, verbosity):
     return (artifacts / "status").read_text(), (artifacts / "stdout").read_text(), events
 
 
+def injected(credentials, tokens):
+    """Return the environment AWX's Amazon Web Services credential injects, with these token variables."""
+    envvars = {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+    }
+    envvars.update({name: credentials["SessionToken"] for name in tokens})
+    return envvars
+
+
+def assert_no_secret(credentials, stdout, events):
+    """Assert neither the secret key nor the token is in the job's stdout or any of its events."""
+    assert len(events) > 5  # the scan read real events
+    for secret in (credentials["SecretAccessKey"], credentials["SessionToken"]):
+        assert secret not in stdout
+        assert not [event for event in events if secret in event]
+
+
 @pytest.mark.parametrize(
     "tokens, verbosity",
     [(("AWS_SECURITY_TOKEN",), 0), (("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"), 4)],
@@ -62,13 +80,8 @@ def run_job(ansible, private, envvars, extravars, verbosity):
 def test_awx_job_with_injected_sts_credentials(ansible, moto, tmp_path, tokens, verbosity):
     leaked = moto.user_with_key("intern")
     credentials = sts_credentials(moto)
-    envvars = {
-        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-    }
-    envvars.update({name: credentials["SessionToken"] for name in tokens})
     extravars = {"iam_endpoint": moto.url, "leaked_key_id": leaked["AccessKeyId"]}
-    status, stdout, events = run_job(ansible, tmp_path / "job", envvars, extravars, verbosity)
+    status, stdout, events = run_job(ansible, tmp_path / "job", injected(credentials, tokens), extravars, verbosity)
 
     assert status == "successful", stdout
     ok = [e for e in map(json.loads, events) if e["event"] == "runner_on_ok"]
@@ -76,7 +89,20 @@ def test_awx_job_with_injected_sts_credentials(ansible, moto, tmp_path, tokens, 
     assert ok[0]["event_data"]["res"]["changed"] is True
     assert ok[0]["event_data"]["res"]["access_key"]["user_name"] == "intern"
     assert moto.status("intern", leaked["AccessKeyId"]) == "Inactive"
-    for secret in (credentials["SecretAccessKey"], credentials["SessionToken"]):
-        assert secret not in stdout
-        assert not [event for event in events if secret in event]
-    assert len(events) > 5  # the scan read real events
+    assert_no_secret(credentials, stdout, events)
+
+
+def test_awx_job_failing_on_an_error_that_echoes_the_request(ansible, moto, fault_proxy, tmp_path):
+    leaked = moto.user_with_key("intern")
+    credentials = sts_credentials(moto)
+    fault_proxy.fail("ListAccessKeys", times=100, code="InvalidClientTokenId", message=None)
+    extravars = {"iam_endpoint": fault_proxy.url, "leaked_key_id": leaked["AccessKeyId"]}
+    envvars = injected(credentials, ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"))
+    status, stdout, events = run_job(ansible, tmp_path / "job", envvars, extravars, 4)
+
+    assert status == "failed", stdout
+    failed = [e for e in map(json.loads, events) if e["event"] == "runner_on_failed"]
+    assert failed[0]["event_data"]["res"]["msg"].startswith("AWS rejected the credentials calling iam:ListAccessKeys")
+    assert "X-Amz-Security-Token" in failed[0]["event_data"]["res"]["msg"]
+    assert moto.status("intern", leaked["AccessKeyId"]) == "Active"
+    assert_no_secret(credentials, stdout, events)
