@@ -19,16 +19,23 @@ def free_port():
 
 
 class MotoServer:
-    """Start `python -m moto.server` on a free loopback port; stop it on close()."""
+    """Start `python -m moto.server` (or a script that wraps it) on a free loopback port; stop it on close()."""
 
-    def __init__(self, workdir, env=None):
+    def __init__(self, workdir, env=None, script=None):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "moto.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                [
+                    sys.executable,
+                    *([str(script)] if script else ["-m", "moto.server"]),
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=dict(os.environ, **(env or {})),

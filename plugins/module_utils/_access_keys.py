@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError, call
 
@@ -33,9 +33,20 @@ def update_access_key(client, access_key_id, status, user_name=None):
     call(client, "UpdateAccessKey", **params)
 
 
-def get_access_key_owner(client, access_key_id):
-    """Return the name of the IAM user who owns the key, as GetAccessKeyLastUsed reports it."""
-    return call(client, "GetAccessKeyLastUsed", AccessKeyId=access_key_id).get("UserName")
+def get_access_key_last_used(client, access_key_id):
+    """Return GetAccessKeyLastUsed's answer: the key's owner (UserName) and AccessKeyLastUsed."""
+    return call(client, "GetAccessKeyLastUsed", AccessKeyId=access_key_id)
+
+
+def list_users(client):
+    """Return the name of every IAM user in the account, one ListUsers call per page."""
+    names, params = [], {}
+    while True:
+        page = call(client, "ListUsers", **params)
+        names += [user["UserName"] for user in page.get("Users", [])]
+        if not page.get("IsTruncated"):
+            return names
+        params = {"Marker": page["Marker"]}
 
 
 def normalise_key(metadata):
@@ -45,8 +56,50 @@ def normalise_key(metadata):
         "access_key_id": metadata["AccessKeyId"],
         "user_name": metadata.get("UserName"),
         "status": metadata["Status"],
-        "create_date": created.astimezone(timezone.utc).isoformat() if created else None,
+        "create_date": _iso(created),
     }
+
+
+def _iso(moment):
+    """Return a datetime as ISO 8601 in UTC, or None."""
+    return moment.astimezone(timezone.utc).isoformat() if moment else None
+
+
+def key_age(key, now):
+    """Return the key with age_days, and last-use fields left empty until they are looked up."""
+    age = (now - datetime.fromisoformat(key["create_date"])).days if key["create_date"] else None
+    empty = dict(last_used_date=None, last_used_service=None, last_used_region=None, days_since_last_use=None)
+    return dict(key, age_days=age, **empty)
+
+
+def with_last_use(key, response, now):
+    """Return the key with its last use, from GetAccessKeyLastUsed's answer; never used counts from creation."""
+    last_used = response.get("AccessKeyLastUsed", {})
+    used = last_used.get("LastUsedDate")
+    since = used or (datetime.fromisoformat(key["create_date"]) if key["create_date"] else None)
+    return dict(
+        key,
+        last_used_date=_iso(used),
+        # IAM answers N/A for a key that was never used
+        last_used_service=None if last_used.get("ServiceName") in (None, "N/A") else last_used["ServiceName"],
+        last_used_region=None if last_used.get("Region") in (None, "N/A") else last_used["Region"],
+        days_since_last_use=(now - since).days if since else None,
+    )
+
+
+def select_keys(keys, now, status=None, older_than_days=None, unused_for_days=None):
+    """Return the keys that pass every filter given: status, created or last active more than N days ago."""
+
+    def before(moment, days):
+        return days is None or (moment is not None and datetime.fromisoformat(moment) < now - timedelta(days=days))
+
+    return [
+        key
+        for key in keys
+        if (status is None or key["status"] == status)
+        and before(key["create_date"], older_than_days)
+        and before(key["last_used_date"] or key["create_date"], unused_for_days)
+    ]
 
 
 def find_key(keys, access_key_id):
@@ -60,33 +113,59 @@ def plan_status(key, status):
     return after != key, after
 
 
-def locate_key(client, access_key_id, user_name=None):
-    """Return (key, update_user_name): the key as it is now, and the UserName its update must carry.
+class KeyLocator:
+    """Finds keys for one task, listing each user's keys, and the caller's own, at most once."""
 
-    update_user_name is None when the key belongs to the calling identity: UpdateAccessKey then
-    picks the user from the signature, as the API defines, which also covers the root user's keys.
-    """
-    if user_name:
-        key = find_key(_list_user_keys(client, user_name), access_key_id)
+    def __init__(self, client):
+        self.client = client
+        self._listings = {}  # user name (None: the calling identity) -> its keys, or the error listing them gave
+
+    def locate(self, access_key_id, user_name=None):
+        """Return (key, update_user_name): the key as it is now, and the UserName its update must carry.
+
+        update_user_name is None when the key belongs to the calling identity: UpdateAccessKey then
+        picks the user from the signature, as the API defines, which also covers the root user's keys.
+        """
+        if user_name:
+            key = find_key(self._keys_of(user_name), access_key_id)
+            if key is None:
+                raise KeyguardError(_not_users_key(self.client, access_key_id, user_name), "NoSuchEntity")
+            return key, user_name
+        key = find_key(self._keys_of(None), access_key_id)
+        if key is not None:
+            return key, None
+        owner = _owner_of(self.client, access_key_id)
+        key = find_key(self._keys_of(owner), access_key_id)
         if key is None:
-            raise KeyguardError(_not_users_key(client, access_key_id, user_name), "NoSuchEntity")
-        return key, user_name
+            raise KeyguardError(
+                f"Access key {access_key_id} is not among the keys of its owner {owner!r}; was it just deleted?",
+                "NoSuchEntity",
+            )
+        return key, owner
+
+    def _keys_of(self, user_name):
+        """Return the keys of user_name (None: the calling identity) from this task's one listing of them."""
+        if user_name not in self._listings:
+            try:
+                self._listings[user_name] = (
+                    _own_keys(self.client) if user_name is None else _list_user_keys(self.client, user_name)
+                )
+            except KeyguardError as err:
+                self._listings[user_name] = err
+        listing = self._listings[user_name]
+        if isinstance(listing, KeyguardError):
+            raise listing
+        return listing
+
+
+def _own_keys(client):
+    """Return the calling identity's keys; none when it is not an IAM user (temporary credentials)."""
     try:
-        key = find_key(list_access_keys(client), access_key_id)
+        return list_access_keys(client)
     except KeyguardError as err:
         if err.code not in NOT_A_USER_CODES:
             raise
-        key = None
-    if key is not None:
-        return key, None
-    owner = _owner_of(client, access_key_id)
-    key = find_key(_list_user_keys(client, owner), access_key_id)
-    if key is None:
-        raise KeyguardError(
-            f"Access key {access_key_id} is not among the keys of its owner {owner!r}; was it just deleted?",
-            "NoSuchEntity",
-        )
-    return key, owner
+        return []
 
 
 def _list_user_keys(client, user_name):
@@ -102,7 +181,7 @@ def _list_user_keys(client, user_name):
 def _owner_of(client, access_key_id):
     """Return the IAM user owning the key, or raise an error that suggests user_name."""
     try:
-        owner = get_access_key_owner(client, access_key_id)
+        owner = get_access_key_last_used(client, access_key_id).get("UserName")
     except KeyguardError as err:
         raise KeyguardError(
             f"Access key {access_key_id} is not one of the caller's own keys, and its owner could not be "
@@ -119,7 +198,7 @@ def _owner_of(client, access_key_id):
 def _not_users_key(client, access_key_id, user_name):
     """Return the message for a key missing from user_name's keys, naming the real owner when IAM tells."""
     try:
-        owner = get_access_key_owner(client, access_key_id)
+        owner = get_access_key_last_used(client, access_key_id).get("UserName")
     except KeyguardError as err:
         if err.code == "NoSuchEntity":
             return f"Access key {access_key_id} does not exist (IAM user {user_name!r} has no such key)."

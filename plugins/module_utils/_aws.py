@@ -38,11 +38,16 @@ CONNECTION_ARGS = dict(
     aws_ca_bundle=dict(type="path"),
     aws_config=dict(type="dict"),
 )
-CONNECTION_RULES = dict(
-    required_together=[["access_key", "secret_key"]],
-    required_by={"session_token": ["access_key", "secret_key"]},
-    mutually_exclusive=[["profile", "access_key"]],
-)
+
+
+def connection_rules(mutually_exclusive=()):
+    """Return AnsibleModule's rules for the connection options, plus a module's own mutually exclusive sets."""
+    return dict(
+        required_together=[["access_key", "secret_key"]],
+        required_by={"session_token": ["access_key", "secret_key"]},
+        mutually_exclusive=[["profile", "access_key"], *mutually_exclusive],
+    )
+
 
 # Fail fast against an endpoint that is down or hangs; users tune these through aws_config.
 DEFAULT_TIMEOUTS = dict(connect_timeout=5, read_timeout=10)
@@ -70,9 +75,10 @@ REDACTED = "********"
 class KeyguardError(Exception):
     """A failure to report to the user as one line; `code` keeps the AWS error code, if any."""
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, result=None):
         super().__init__(message)
         self.code = code
+        self.result = result or {}  # what the task still reports when it fails, e.g. the keys it did change
 
 
 def validate_connection(params):

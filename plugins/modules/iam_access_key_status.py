@@ -16,6 +16,11 @@ description:
     the account root user's keys too) and updated without C(UserName), as the IAM API defines. If it is not
     there, or the caller is not an IAM user (temporary credentials), C(GetAccessKeyLastUsed) finds the key's
     owner. So a leaked key can be shut off knowing only its id.
+  - With O(access_keys), sets many keys in one task, for example the RV(keyguard.aws.iam_access_key_info#module:access_keys)
+    that M(keyguard.aws.iam_access_key_info) found. One client serves every key; each user's keys are listed once,
+    each key that needs a change costs one C(UpdateAccessKey), and only keys without a user name need the owner lookup.
+    A key that fails does not stop the others; the task then fails, listing which keys failed and why, and which
+    it changed.
   - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true).
 author:
   - Keyguard maintainers (!UNKNOWN)
@@ -23,16 +28,25 @@ options:
   access_key_id:
     description:
       - The ID of the access key, 16 to 128 letters, digits or underscores (for example V(AKIAIOSFODNN7EXAMPLE)).
+      - Exactly one of O(access_key_id) and O(access_keys) is required.
     type: str
-    required: true
     aliases: [id]
   user_name:
     description:
       - The IAM user that owns the key, 1 to 128 characters of letters, digits and V(_+=,.@-).
       - When omitted, the module looks among the caller's own keys first, then asks IAM for the owner.
         Setting it saves API calls and is required if the caller may not call C(iam:GetAccessKeyLastUsed).
+      - Not with O(access_keys), whose items carry their own C(user_name).
     type: str
     aliases: [username]
+  access_keys:
+    description:
+      - Many keys to set to O(status) in one task. Each item needs C(access_key_id) and may have C(user_name);
+        other fields are ignored, so the RV(keyguard.aws.iam_access_key_info#module:access_keys) list of
+        M(keyguard.aws.iam_access_key_info) can be passed as it is.
+      - A key listed twice is handled once. An empty list changes nothing.
+    type: list
+    elements: dict
   status:
     description:
       - The status the key must have. V(Active) keys can sign requests; V(Inactive) keys cannot.
@@ -51,10 +65,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Makes the same reads, never writes, and returns the predicted O(status) in RV(access_key).
+    description: Makes the same reads, never writes, and returns the predicted O(status) in RV(access_key) or RV(access_keys).
   diff_mode:
     support: full
-    description: Returns the key's fields before and after the task.
+    description: Returns the key's fields (with O(access_keys), the list of keys) before and after the task.
   idempotent:
     support: full
     description: A key that already has O(status) is left alone and reported as unchanged.
@@ -83,6 +97,18 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ leaked.access_key.user_name }} was {{ leaked.previous_status }}, is now {{ leaked.access_key.status }}"
 
+- name: Find the keys nobody used for 45 days
+  keyguard.aws.iam_access_key_info:
+    all_users: true
+    status: Active
+    unused_for_days: 45
+  register: stale
+
+- name: Deactivate them all in one task
+  keyguard.aws.iam_access_key_status:
+    access_keys: "{{ stale.access_keys }}"
+    status: Inactive
+
 - name: Re-activate a key, with connection settings for every module of the collection
   module_defaults:
     group/keyguard.aws.aws:
@@ -99,7 +125,7 @@ RETURN = r"""
 access_key:
   description:
     - The key as it is after the task. In check mode, as it would be.
-  returned: success
+  returned: success, with O(access_key_id)
   type: dict
   contains:
     access_key_id:
@@ -120,19 +146,59 @@ access_key:
       sample: "2026-08-01T09:30:00+00:00"
 previous_status:
   description: The key's status before the task.
-  returned: success
+  returned: success, with O(access_key_id)
   type: str
   sample: Active
+access_keys:
+  description:
+    - One item for each key of O(access_keys), in the order given, as it is after the task (in check mode, as it
+      would be). Returned when the task fails too, so no key is left unaccounted for.
+  returned: always, with O(access_keys)
+  type: list
+  elements: dict
+  contains:
+    access_key_id:
+      description: The access key ID.
+      type: str
+      sample: AKIAIOSFODNN7EXAMPLE
+    user_name:
+      description: The IAM user that owns the key.
+      type: str
+      sample: deploy-bot
+    status:
+      description: The key's status after the task. Missing for a key that failed.
+      type: str
+      sample: Inactive
+    create_date:
+      description: When the key was created, ISO 8601 in UTC. Missing for a key that failed.
+      type: str
+      sample: "2026-08-01T09:30:00+00:00"
+    previous_status:
+      description: The key's status before the task. Missing for a key that failed.
+      type: str
+      sample: Active
+    changed:
+      description: Whether the task changed (in check mode, would change) this key.
+      type: bool
+      sample: true
+    failed:
+      description: Present and V(true) for a key that could not be read or changed.
+      type: bool
+      sample: true
+    msg:
+      description: Why this key failed.
+      type: str
+      sample: IAM user 'ghost' does not exist.
 diff:
-  description: The key's fields before and after the task.
+  description: The key's fields before and after the task; with O(access_keys), the lists of keys.
   returned: success, in diff mode
   type: dict
   contains:
     before:
-      description: The key before the task.
+      description: The key (or C(access_keys), the keys) before the task.
       type: dict
     after:
-      description: The key after the task (predicted, in check mode).
+      description: The key (or C(access_keys), the keys) after the task; predicted, in check mode.
       type: dict
 """
 
@@ -141,73 +207,141 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
     USER_NAME_PATTERN,
-    locate_key,
+    KeyLocator,
     plan_status,
     update_access_key,
 )
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     ACCESS_KEY_ID_PATTERN,
     CONNECTION_ARGS,
-    CONNECTION_RULES,
     HAS_BOTOCORE,
     KeyguardError,
     connect,
+    connection_rules,
     redact,
     validate_connection,
 )
 
 ARGUMENT_SPEC = dict(
-    access_key_id=dict(type="str", required=True, aliases=["id"], no_log=False),
+    access_key_id=dict(type="str", aliases=["id"], no_log=False),
     user_name=dict(type="str", aliases=["username"]),
+    access_keys=dict(type="list", elements="dict", no_log=False),
     status=dict(type="str", required=True, choices=list(STATUSES)),
     allow_self_deactivation=dict(type="bool", default=False),
     **CONNECTION_ARGS,
 )
+ACCESS_KEY_ID_RULE = "16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE"
+USER_NAME_RULE = "1 to 128 characters of letters, digits and _+=,.@- (no spaces)"
 
 
-def validate(params):
-    """Raise KeyguardError naming the first option whose value IAM would refuse."""
-    if not ACCESS_KEY_ID_PATTERN.fullmatch(params["access_key_id"]):
+def requested_keys(params):
+    """Return [(access_key_id, user_name)] the task asks for, each key once; raise KeyguardError naming bad input."""
+    if params.get("access_keys") is None:
+        items, where = [params], ""
+    else:
+        items, where = params["access_keys"], "access_keys[{}]."
+    wanted = {}
+    for index, item in enumerate(items):
+        access_key_id, user_name = item.get("access_key_id"), item.get("user_name")
+        prefix = where.format(index)
+        if not isinstance(access_key_id, str) or not ACCESS_KEY_ID_PATTERN.fullmatch(access_key_id):
+            raise KeyguardError(f"{prefix}access_key_id must be {ACCESS_KEY_ID_RULE}.")
+        if user_name is not None and not (isinstance(user_name, str) and USER_NAME_PATTERN.fullmatch(user_name)):
+            raise KeyguardError(f"{prefix}user_name must be {USER_NAME_RULE}.")
+        if wanted.get(access_key_id, user_name) != user_name:
+            raise KeyguardError(f"{prefix}access_key_id {access_key_id} is listed twice, with different user names.")
+        wanted.setdefault(access_key_id, user_name)
+    return list(wanted.items())
+
+
+def refuse_self_deactivation(wanted, params, signing_key_id):
+    """Raise KeyguardError if the task would deactivate the key that signs its own requests."""
+    if params["status"] != "Inactive" or params["allow_self_deactivation"]:
+        return
+    if any(access_key_id == signing_key_id for access_key_id, _user_name in wanted):
         raise KeyguardError(
-            "access_key_id must be 16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE."
-        )
-    if params["user_name"] is not None and not USER_NAME_PATTERN.fullmatch(params["user_name"]):
-        raise KeyguardError("user_name must be 1 to 128 characters of letters, digits and _+=,.@- (no spaces).")
-    validate_connection(params)
-
-
-def ensure_status(client, params, signing_key_id, check_mode):
-    """Read the key, compare, update it if needed; return the result and the key before the task."""
-    access_key_id, status = params["access_key_id"], params["status"]
-    if status == "Inactive" and access_key_id == signing_key_id and not params["allow_self_deactivation"]:
-        raise KeyguardError(
-            f"Refusing to deactivate access key {access_key_id}: it signs this task's own requests, so "
+            f"Refusing to deactivate access key {signing_key_id}: it signs this task's own requests, so "
             "deactivating it would lock these credentials out of AWS and nothing run with them could turn it "
             "back on. Run the task with other credentials, or set allow_self_deactivation: true if you mean it."
         )
-    before, update_user_name = locate_key(client, access_key_id, params["user_name"])
-    changed, after = plan_status(before, status)
-    if changed and not check_mode:
-        update_access_key(client, access_key_id, status, update_user_name)
-    result = dict(changed=changed, access_key=after, previous_status=before["status"])
-    return result, before
+
+
+def apply_status(client, wanted, status, check_mode):
+    """Read, compare and, where needed, update each key; return one outcome per key, in order."""
+    locator = KeyLocator(client)
+    outcomes = []
+    for access_key_id, user_name in wanted:
+        try:
+            before, update_user_name = locator.locate(access_key_id, user_name)
+            changed, after = plan_status(before, status)
+            if changed and not check_mode:
+                update_access_key(client, access_key_id, status, update_user_name)
+        except KeyguardError as err:
+            outcomes.append(dict(access_key_id=access_key_id, user_name=user_name, error=err))
+            continue
+        outcomes.append(dict(access_key_id=access_key_id, before=before, after=after, changed=changed))
+    return outcomes
+
+
+def ensure_status(client, wanted, params, signing_key_id, check_mode):
+    """Bring the key, or every key of access_keys, to the status; return (result, diff)."""
+    refuse_self_deactivation(wanted, params, signing_key_id)
+    outcomes = apply_status(client, wanted, params["status"], check_mode)
+    done = [outcome for outcome in outcomes if "error" not in outcome]
+    diff = dict(before=[outcome["before"] for outcome in done], after=[outcome["after"] for outcome in done])
+    if params.get("access_keys") is None:
+        outcome = outcomes[0]
+        if "error" in outcome:
+            raise outcome["error"]
+        result = dict(
+            changed=outcome["changed"], access_key=outcome["after"], previous_status=outcome["before"]["status"]
+        )
+        return result, dict(before=outcome["before"], after=outcome["after"])
+    results = [key_result(outcome) for outcome in outcomes]
+    result = dict(changed=any(outcome.get("changed") for outcome in outcomes), access_keys=results)
+    failed = [outcome for outcome in outcomes if "error" in outcome]
+    if failed:
+        raise KeyguardError(bulk_failure(failed, outcomes, check_mode), result=result)
+    return result, dict(before=dict(access_keys=diff["before"]), after=dict(access_keys=diff["after"]))
+
+
+def key_result(outcome):
+    """Return what the task reports for one key of access_keys."""
+    if "error" in outcome:
+        fields = dict(access_key_id=outcome["access_key_id"], user_name=outcome["user_name"])
+        return dict(fields, changed=False, failed=True, msg=str(outcome["error"]))
+    return dict(outcome["after"], previous_status=outcome["before"]["status"], changed=outcome["changed"])
+
+
+def bulk_failure(failed, outcomes, check_mode):
+    """Return one message listing which keys failed and why, and which were changed all the same."""
+    reasons = "; ".join(f"{outcome['access_key_id']}: {outcome['error']}" for outcome in failed)
+    changed = ", ".join(outcome["access_key_id"] for outcome in outcomes if outcome.get("changed")) or "none"
+    verb = "would change" if check_mode else "changed"
+    return f"{len(failed)} of {len(outcomes)} access keys failed: {reasons} The task {verb} the others as asked: {changed}."
 
 
 def main():
     """Run the module: validate, connect, ensure the status, report."""
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **CONNECTION_RULES)
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        required_one_of=[["access_key_id", "access_keys"]],
+        **connection_rules(mutually_exclusive=[["access_key_id", "access_keys"], ["user_name", "access_keys"]]),
+    )
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
-        validate(module.params)
+        wanted = requested_keys(module.params)
+        validate_connection(module.params)
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
         client, credentials = connect(module.params)
         secrets += [credentials.secret_key, credentials.token]
-        result, before = ensure_status(client, module.params, credentials.access_key, module.check_mode)
+        result, diff = ensure_status(client, wanted, module.params, credentials.access_key, module.check_mode)
     except KeyguardError as err:
-        module.fail_json(msg=redact(str(err), secrets))
+        module.fail_json(msg=redact(str(err), secrets), **err.result)
     if module._diff:
-        result["diff"] = dict(before=before, after=result["access_key"])
+        result["diff"] = diff
     module.exit_json(**result)
 
 

@@ -21,7 +21,9 @@ COLLECTIONS = REPO / ".collections"
 BIN = Path(sys.executable).parent
 ADMIN_KEY = "AKIAADMINEXAMPLE0000"  # moto accepts any credentials until a test enforces IAM authorization
 ADMIN_SECRET = "admin-secret-not-used-by-moto"
-STRANGER_KEY = "AKIAIOSFODNN7EXAMPLE"  # a key moto has never issued: the caller is no IAM user it knows
+STRANGER_KEY = "AKIAIOSFODNN7EXAMPLE"
+STRANGER_SECRET = "stranger-secret-that-moto-never-checks"
+STATUS = "keyguard.aws.iam_access_key_status"  # a key moto has never issued: the caller is no IAM user it knows
 
 PLAYBOOK = """\
 - name: One task under test
@@ -29,7 +31,7 @@ PLAYBOOK = """\
   gather_facts: false
   tasks:
     - name: Under test
-      keyguard.aws.iam_access_key_status: {args}
+      {module}: {args}
       register: result
       ignore_errors: true
     - name: Save the result for the test
@@ -78,9 +80,11 @@ class Moto:
 
     def __init__(self, workdir):
         self.recording = workdir / "recording.jsonl"
+        self.clock = workdir / "clock"
         env = clean_environment(workdir)
         env.update(MOTO_ENABLE_RECORDING="true", MOTO_RECORDER_FILEPATH=str(self.recording))
-        self.server = MotoServer(workdir, env)
+        env.update(KEYGUARD_MOTO_CLOCK=str(self.clock))
+        self.server = MotoServer(workdir, env, script=Path(__file__).with_name("moto_clock.py"))
         self.url = self.server.url
         self.iam = self.client(ADMIN_KEY, ADMIN_SECRET)
 
@@ -102,8 +106,13 @@ class Moto:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.read()
 
+    def days_ago(self, days):
+        """Turn IAM's clock back this many days (0: now) for what the server does next."""
+        self.clock.write_text(str(days))
+
     def reset(self):
-        """Forget every user, key and recorded request; turn IAM authorization off."""
+        """Forget every user, key and recorded request; turn IAM authorization off and the clock to now."""
+        self.days_ago(0)
         self.relax_auth()
         self.post("/moto-api/reset")
         self.clear_calls()
@@ -172,14 +181,19 @@ class Ansible:
         """Return module options that reach moto, signing with this key."""
         return {"endpoint_url": self.moto.url, "access_key": key, "secret_key": secret}
 
-    def start(self, args, check=False, diff=False, env=None, verbosity=0, playbook=None):
-        """Start ansible-playbook on the task (or a whole playbook); return (process, result file)."""
+    def start(
+        self, args, check=False, diff=False, env=None, verbosity=0, playbook=None, module=STATUS, extra_vars=None
+    ):
+        """Start ansible-playbook on one task of `module` (or a playbook's text or path); return (process, result file)."""
         self.runs += 1
         out = self.workdir / f"result-{self.runs}.json"
-        path = self.workdir / f"play-{self.runs}.yml"
-        path.write_text(playbook or PLAYBOOK.format(args=json.dumps(args), out=json.dumps(str(out))))
+        path = playbook if isinstance(playbook, Path) else self.workdir / f"play-{self.runs}.yml"
+        if not isinstance(playbook, Path):
+            text = playbook or PLAYBOOK.format(module=module, args=json.dumps(args), out=json.dumps(str(out)))
+            path.write_text(text)
         command = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path)]
         command += ["--check"] * check + ["--diff"] * diff + (["-" + "v" * verbosity] if verbosity else [])
+        command += ["-e", json.dumps(extra_vars)] if extra_vars else []
         process = subprocess.Popen(
             command,
             env=dict(self.env, **(env or {})),
@@ -197,6 +211,10 @@ class Ansible:
         requests = self.moto.requests()
         result = json.loads(out.read_text()) if out.exists() else {}
         return Run(result, Counter(action for action, _params in requests), requests, stdout, process.returncode)
+
+    def run_file(self, path, **options):
+        """Run a playbook file as it is; return its Run (no registered result)."""
+        return self.run(None, playbook=Path(path), **options)
 
 
 def assert_clean_failure(run, *fragments):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import yaml
-from harness import ADMIN_KEY, ADMIN_SECRET, STRANGER_KEY, allow, assert_clean_failure
+from harness import ADMIN_KEY, ADMIN_SECRET, STRANGER_KEY, STRANGER_SECRET, allow, assert_clean_failure
 
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status
 
@@ -82,7 +82,9 @@ def test_implicit_user_signing_with_own_key(ansible, moto):
 
 def test_owner_lookup_when_signing_as_a_non_user(ansible, moto):
     key = moto.user_with_key("bob")
-    args = dict(access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection(STRANGER_KEY, "x"))
+    args = dict(
+        access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection(STRANGER_KEY, STRANGER_SECRET)
+    )
     run = assert_four_runs(ansible, moto, args, "bob", key["AccessKeyId"], "Inactive", LOOKUP_AND_UPDATE, LOOKUP)
     assert run.requests[-1] == (
         "UpdateAccessKey",
@@ -198,7 +200,9 @@ def test_key_that_does_not_exist(ansible, moto):
 
 def test_unknown_owner_suggests_user_name(ansible, moto):
     run = ansible.run(
-        dict(access_key_id="AKIAUNKNOWNKEY000001", status="Inactive", **ansible.connection(STRANGER_KEY, "x"))
+        dict(
+            access_key_id="AKIAUNKNOWNKEY000001", status="Inactive", **ansible.connection(STRANGER_KEY, STRANGER_SECRET)
+        )
     )
     assert_clean_failure(run, "its owner could not be found", "Set user_name")
     assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)

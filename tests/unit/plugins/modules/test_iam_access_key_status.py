@@ -84,8 +84,9 @@ def expect_error(stubber, method, code, expected, status=400, message="refused")
 
 
 def ensure(client, check_mode=False, **overrides):
-    """Run the module's read-compare-apply steps as the key SIGNER."""
-    return module.ensure_status(client, params(**overrides), SIGNER, check_mode)
+    """Run the module's read-compare-apply steps as the key SIGNER; return (result, diff)."""
+    task = params(**overrides)
+    return module.ensure_status(client, module.requested_keys(task), task, SIGNER, check_mode)
 
 
 # --- with user_name -----------------------------------------------------------------------------
@@ -94,18 +95,18 @@ def ensure(client, check_mode=False, **overrides):
 def test_unchanged_key_costs_one_list_call(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Inactive")], "bob")
-    result, before = ensure(client)
+    result, diff = ensure(client)
     assert result == {"changed": False, "access_key": key("Inactive"), "previous_status": "Inactive"}
-    assert before == key("Inactive")
+    assert diff == {"before": key("Inactive"), "after": key("Inactive")}
 
 
 def test_change_is_one_list_and_one_update_without_reread(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Active", key_id=SIGNER), metadata("Active")], "bob")
     expect_update(stubber, "Inactive", "bob")
-    result, before = ensure(client)
+    result, diff = ensure(client)
     assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
-    assert before == key("Active")
+    assert diff == {"before": key("Active"), "after": key("Inactive")}
 
 
 def test_activation(iam):
@@ -121,9 +122,9 @@ def test_activation(iam):
 def test_check_mode_predicts_and_never_writes(iam):
     client, stubber = iam
     expect_list(stubber, [metadata("Active")], "bob")  # no UpdateAccessKey stubbed: a write would fail
-    result, before = ensure(client, check_mode=True)
+    result, diff = ensure(client, check_mode=True)
     assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
-    assert before["status"] == "Active"
+    assert diff["before"]["status"] == "Active"
 
 
 def test_check_mode_unchanged(iam):
@@ -426,3 +427,152 @@ def test_main_redacts_secrets_that_an_error_echoes(capsys, connected):
     assert "SESSIONTOKENVALUE" not in result["msg"]
     assert SECRET not in result["msg"]
     assert "********" in result["msg"]
+
+
+# --- bulk: access_keys --------------------------------------------------------------------------
+
+K1, K2, K3, K4 = (f"AKIABULKEXAMPLE0000{i}" for i in range(1, 5))
+
+
+def bulk(client, items, check_mode=False, status="Inactive", **overrides):
+    """Run the bulk path for these access_keys items; return (result, diff)."""
+    task = dict(access_key_id=None, user_name=None, access_keys=items, status=status, allow_self_deactivation=False)
+    task.update(overrides)
+    return module.ensure_status(client, module.requested_keys(task), task, SIGNER, check_mode)
+
+
+def test_bulk_lists_each_user_once_and_writes_only_what_changes(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", "bob", K1), metadata("Inactive", "bob", K2)], "bob")
+    expect_update(stubber, "Inactive", "bob", K1)
+    expect_list(stubber, [metadata("Active", "alice", K3)], "alice")
+    expect_update(stubber, "Inactive", "alice", K3)
+    items = [
+        {"access_key_id": K1, "user_name": "bob", "status": "Active", "age_days": 99},  # info fields ignored
+        {"access_key_id": K2, "user_name": "bob"},
+        {"access_key_id": K3, "user_name": "alice"},
+        {"access_key_id": K1, "user_name": "bob"},  # listed twice, handled once
+    ]
+    result, diff = bulk(client, items)
+    assert result["changed"] is True
+    assert [(r["access_key_id"], r["previous_status"], r["status"], r["changed"]) for r in result["access_keys"]] == [
+        (K1, "Active", "Inactive", True),
+        (K2, "Inactive", "Inactive", False),
+        (K3, "Active", "Inactive", True),
+    ]
+    assert [k["status"] for k in diff["before"]["access_keys"]] == ["Active", "Inactive", "Active"]
+    assert [k["status"] for k in diff["after"]["access_keys"]] == ["Inactive"] * 3
+
+
+def test_bulk_owner_lookup_only_for_keys_without_a_user(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", "bob", K1), metadata("Active", "bob", K2)], "bob")
+    expect_update(stubber, "Inactive", "bob", K1)
+    expect_list(stubber, [metadata("Active", "carol", SIGNER)])  # the caller's own keys, listed once
+    expect_owner(stubber, "bob", K2)  # bob's keys are not listed again
+    expect_update(stubber, "Inactive", "bob", K2)
+    expect_owner(stubber, "dave", K3)
+    expect_list(stubber, [metadata("Active", "dave", K3)], "dave")
+    expect_update(stubber, "Inactive", "dave", K3)
+    result, _diff = bulk(
+        client, [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K2}, {"access_key_id": K3}]
+    )
+    assert [r["user_name"] for r in result["access_keys"]] == ["bob", "bob", "dave"]
+
+
+def test_bulk_missing_key_in_the_middle_fails_naming_it_and_the_changed_ones(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", "bob", K1), metadata("Active", "bob", K3)], "bob")
+    expect_update(stubber, "Inactive", "bob", K1)
+    expect_error(stubber, "get_access_key_last_used", "NoSuchEntity", {"AccessKeyId": K2}, 404)
+    expect_update(stubber, "Inactive", "bob", K3)
+    expect_error(stubber, "list_access_keys", "NoSuchEntity", {"UserName": "ghost"}, 404)
+    items = [{"access_key_id": k, "user_name": "bob"} for k in (K1, K2, K3)] + [
+        {"access_key_id": K4, "user_name": "ghost"}
+    ]
+    with pytest.raises(KeyguardError) as caught:
+        bulk(client, items)
+    message = str(caught.value)
+    assert message.startswith(f"2 of 4 access keys failed: {K2}: Access key {K2} does not exist")
+    assert f"{K4}: IAM user 'ghost' does not exist." in message
+    assert message.endswith(f"The task changed the others as asked: {K1}, {K3}.")
+    result = caught.value.result
+    assert result["changed"] is True
+    assert [(r["access_key_id"], r["changed"], r.get("failed", False)) for r in result["access_keys"]] == [
+        (K1, True, False),
+        (K2, False, True),
+        (K3, True, False),
+        (K4, False, True),
+    ]
+
+
+def test_bulk_check_mode_never_writes(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", "bob", K1), metadata("Active", "bob", K2)], "bob")
+    result, _diff = bulk(
+        client, [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K2, "user_name": "bob"}], check_mode=True
+    )
+    assert [r["status"] for r in result["access_keys"]] == ["Inactive", "Inactive"]
+    assert result["changed"] is True
+
+
+def test_bulk_empty_list_changes_nothing(iam):
+    client = iam[0]
+    assert bulk(client, []) == (
+        {"changed": False, "access_keys": []},
+        {"before": {"access_keys": []}, "after": {"access_keys": []}},
+    )
+
+
+def test_bulk_guard_covers_every_key_before_any_call(iam):
+    client = iam[0]
+    with pytest.raises(KeyguardError, match=r"^Refusing to deactivate access key AKIAI44QH8DHBEXAMPLE"):
+        bulk(client, [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": SIGNER}])
+
+
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        ([{"user_name": "bob"}], r"^access_keys\[0\]\.access_key_id must be 16 to 128"),
+        ([{"access_key_id": K1}, {"access_key_id": "short"}], r"^access_keys\[1\]\.access_key_id must be"),
+        ([{"access_key_id": K1, "user_name": "bob smith"}], r"^access_keys\[0\]\.user_name must be 1 to 128"),
+        ([{"access_key_id": K1, "user_name": 7}], r"^access_keys\[0\]\.user_name must be"),
+        (
+            [{"access_key_id": K1, "user_name": "a"}, {"access_key_id": K1, "user_name": "b"}],
+            r"^access_keys\[1\]\.access_key_id .* listed twice",
+        ),
+    ],
+)
+def test_bulk_bad_items_are_named(items, message):
+    task = dict(access_key_id=None, user_name=None, access_keys=items)
+    with pytest.raises(KeyguardError, match=message):
+        module.requested_keys(task)
+
+
+def test_main_bulk_partial_failure_reports_every_key(capsys, connected):
+    expect_list(connected, [metadata("Active", "bob", K1)], "bob")
+    expect_update(connected, "Inactive", "bob", K1)
+    expect_error(connected, "list_access_keys", "AccessDenied", {"UserName": "alice"}, 403)
+    items = [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K2, "user_name": "alice"}]
+    result = run_main({"access_keys": items, "status": "Inactive"}, capsys)
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["msg"].startswith(f"1 of 2 access keys failed: {K2}: Access denied")
+    assert [r["access_key_id"] for r in result["access_keys"]] == [K1, K2]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (
+            {"access_keys": [], "access_key_id": KEY_ID, "status": "Inactive"},
+            "mutually exclusive: access_key_id|access_keys",
+        ),
+        ({"access_keys": [], "user_name": "bob", "status": "Inactive"}, "mutually exclusive: user_name|access_keys"),
+        ({"status": "Inactive"}, "one of the following is required: access_key_id, access_keys"),
+    ],
+)
+def test_main_bulk_option_rules(args, fragment, capsys, no_connect):
+    result = run_main(args, capsys)
+    assert result["failed"] is True
+    assert fragment in result["msg"]

@@ -1,0 +1,272 @@
+"""iam_access_key_info and bulk status changes, end to end, on keys whose age and last use the tests control."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+import yaml
+from harness import ADMIN_KEY, ADMIN_SECRET, REPO, STRANGER_KEY, STRANGER_SECRET, assert_clean_failure
+
+from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info
+
+INFO = "keyguard.aws.iam_access_key_info"
+
+
+def use_key(moto, key, days_ago):
+    """Sign one request with the key while IAM's clock reads `days_ago` days back."""
+    moto.days_ago(days_ago)
+    moto.client(key["AccessKeyId"], key["SecretAccessKey"]).get_user()
+    moto.days_ago(0)
+
+
+def make_key(moto, user, created_days_ago, used_days_ago=None, status="Active"):
+    """Create a user whose one key was made (and maybe last used) so many days ago; return the key."""
+    moto.days_ago(created_days_ago)
+    key = moto.user_with_key(user, status=status)
+    moto.days_ago(0)
+    if used_days_ago is not None:
+        use_key(moto, key, used_days_ago)
+    return key
+
+
+@pytest.fixture
+def fleet(moto):
+    """Five users with one key each, of known age and last use."""
+    return {
+        "fresh": make_key(moto, "fresh", 0, used_days_ago=0),
+        "stale": make_key(moto, "stale", 100, used_days_ago=60),
+        "never": make_key(moto, "never", 50),
+        "busy": make_key(moto, "busy", 120, used_days_ago=1),
+        "off": make_key(moto, "off", 200, status="Inactive"),
+    }
+
+
+def info(ansible, **options):
+    """Run iam_access_key_info as a task; return the Run."""
+    return ansible.run(dict(options, **ansible.connection()), module=INFO)
+
+
+def ids(keys):
+    """Return the ids of keys as the module reports them, or as moto created them, in order."""
+    return [key.get("access_key_id") or key["AccessKeyId"] for key in keys]
+
+
+def test_unused_for_45_days(ansible, moto, fleet):
+    run = info(ansible, all_users=True, status="Active", unused_for_days=45)
+    assert run.result.get("failed") is not True, run.stdout
+    assert ids(run.result["access_keys"]) == ids([fleet["never"], fleet["stale"]])  # sorted by user name
+    never, stale = run.result["access_keys"]
+    assert (never["age_days"], never["last_used_date"], never["days_since_last_use"]) == (50, None, 50)
+    assert (stale["age_days"], stale["days_since_last_use"]) == (100, 60)
+    assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
+    # one ListUsers, one ListAccessKeys per user, one GetAccessKeyLastUsed per *active* key only
+    assert run.calls == Counter(ListUsers=1, ListAccessKeys=5, GetAccessKeyLastUsed=4)
+
+
+def test_older_than_90_days_without_last_use(ansible, moto, fleet):
+    run = info(ansible, all_users=True, older_than_days=90, include_last_used=False)
+    assert ids(run.result["access_keys"]) == ids([fleet["busy"], fleet["off"], fleet["stale"]])
+    assert {key["last_used_date"] for key in run.result["access_keys"]} == {None}
+    assert {key["days_since_last_use"] for key in run.result["access_keys"]} == {None}
+    assert run.calls == Counter(ListUsers=1, ListAccessKeys=5)
+
+
+def test_one_user_with_every_field(ansible, moto, fleet):
+    run = info(ansible, user_name="busy")
+    (key,) = run.result["access_keys"]
+    assert set(key) == {
+        "access_key_id",
+        "user_name",
+        "status",
+        "create_date",
+        "age_days",
+        "last_used_date",
+        "last_used_service",
+        "last_used_region",
+        "days_since_last_use",
+    }
+    assert (key["user_name"], key["status"], key["age_days"], key["days_since_last_use"]) == ("busy", "Active", 120, 1)
+    assert run.result["changed"] is False
+    assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
+
+
+def test_callers_own_keys(ansible, moto, fleet):
+    fresh = fleet["fresh"]
+    run = ansible.run(dict(ansible.connection(fresh["AccessKeyId"], fresh["SecretAccessKey"])), module=INFO)
+    assert ids(run.result["access_keys"]) == [fresh["AccessKeyId"]]
+
+
+def test_callers_own_keys_when_not_a_user(ansible, moto):
+    run = ansible.run(dict(ansible.connection(STRANGER_KEY, STRANGER_SECRET)), module=INFO)
+    assert_clean_failure(run, "not an IAM user's", "Set user_name, or all_users: true.")
+
+
+def test_info_runs_in_check_mode(ansible, moto, fleet):
+    run = ansible.run(dict(user_name="stale", **ansible.connection()), module=INFO, check=True)
+    assert ids(run.result["access_keys"]) == [fleet["stale"]["AccessKeyId"]]
+
+
+def test_info_bad_options(ansible, moto):
+    run = ansible.run(dict(user_name="stale", all_users=True, **ansible.connection()), module=INFO)
+    assert_clean_failure(run, "mutually exclusive: user_name|all_users")
+    run = ansible.run(dict(unused_for_days=-1, **ansible.connection()), module=INFO)
+    assert_clean_failure(run, "unused_for_days must be 0 or more days.")
+    assert run.calls == Counter()
+
+
+# --- bulk ----------------------------------------------------------------------------------------
+
+
+def test_bulk_four_runs_with_exact_calls(ansible, moto):
+    keys = [moto.user_with_key(f"user{i}") for i in range(3)]
+    extra = moto.add_key("user0")
+    items = [{"access_key_id": k["AccessKeyId"], "user_name": f"user{i}"} for i, k in enumerate(keys)]
+    items.append({"access_key_id": extra["AccessKeyId"], "user_name": "user0"})
+    args = dict(access_keys=items, status="Inactive", **ansible.connection())
+
+    check = ansible.run(args, check=True, diff=True)
+    assert check.result["changed"] is True, check.stdout
+    assert [k["status"] for k in check.result["access_keys"]] == ["Inactive"] * 4
+    assert [k["status"] for k in check.result["diff"]["before"]["access_keys"]] == ["Active"] * 4
+    assert check.calls == Counter(ListAccessKeys=3)  # one per distinct user, no writes
+    assert moto.status("user0", extra["AccessKeyId"]) == "Active"
+
+    apply = ansible.run(args)
+    assert apply.result["changed"] is True
+    assert apply.calls == Counter(ListAccessKeys=3, UpdateAccessKey=4)
+    assert [moto.status(f"user{i}", k["AccessKeyId"]) for i, k in enumerate(keys)] == ["Inactive"] * 3
+
+    for run in (ansible.run(args, check=True), ansible.run(args)):
+        assert run.result["changed"] is False
+        assert [k["changed"] for k in run.result["access_keys"]] == [False] * 4
+        assert run.calls == Counter(ListAccessKeys=3)
+
+
+def test_bulk_mixed_users_unknown_owners_and_a_missing_key(ansible, moto):
+    bob = moto.user_with_key("bob")
+    alice = moto.user_with_key("alice")
+    orphan = moto.user_with_key("carol")  # given without a user name: its owner is looked up
+    items = [
+        {"access_key_id": bob["AccessKeyId"], "user_name": "bob"},
+        {"access_key_id": "AKIANOSUCHKEY0000001", "user_name": "bob"},
+        {"access_key_id": orphan["AccessKeyId"]},
+        {"access_key_id": alice["AccessKeyId"], "user_name": "alice"},
+    ]
+    run = ansible.run(dict(access_keys=items, status="Inactive", **ansible.connection(STRANGER_KEY, STRANGER_SECRET)))
+    assert_clean_failure(
+        run, "1 of 4 access keys failed: AKIANOSUCHKEY0000001: Access key AKIANOSUCHKEY0000001 does not exist"
+    )
+    assert run.result["msg"].endswith(
+        f"The task changed the others as asked: {bob['AccessKeyId']}, {orphan['AccessKeyId']}, {alice['AccessKeyId']}."
+    )
+    assert run.result["changed"] is True
+    assert [k.get("failed", False) for k in run.result["access_keys"]] == [False, True, False, False]
+    assert run.result["access_keys"][2]["user_name"] == "carol"
+    assert [moto.status(u, k["AccessKeyId"]) for u, k in (("bob", bob), ("carol", orphan), ("alice", alice))] == [
+        "Inactive"
+    ] * 3
+    # bob and alice listed once each, the caller's own keys once, carol's after the owner lookup
+    assert run.calls == Counter(ListAccessKeys=4, GetAccessKeyLastUsed=2, UpdateAccessKey=3)
+
+
+def test_bulk_guard_protects_the_signing_key(ansible, moto):
+    signer = moto.user_with_key("ops")
+    other = moto.user_with_key("bob")
+    items = [{"access_key_id": other["AccessKeyId"], "user_name": "bob"}, {"access_key_id": signer["AccessKeyId"]}]
+    run = ansible.run(
+        dict(
+            access_keys=items, status="Inactive", **ansible.connection(signer["AccessKeyId"], signer["SecretAccessKey"])
+        )
+    )
+    assert_clean_failure(run, f"Refusing to deactivate access key {signer['AccessKeyId']}")
+    assert run.calls == Counter()
+    assert moto.status("bob", other["AccessKeyId"]) == "Active"
+
+
+# --- the example playbooks, as a person would run them -------------------------------------------
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}
+
+
+def playbook(ansible, name, check=False, **extra_vars):
+    """Run one of playbooks/ against moto, connection from the environment; return the Run."""
+    env = dict(AWS_ENV, AWS_ENDPOINT_URL_IAM=ansible.moto.url)
+    return ansible.run_file(REPO / "playbooks" / name, check=check, env=env, extra_vars=extra_vars)
+
+
+def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
+    report = playbook(ansible, "cis_unused_keys.yml", check=True)
+    assert report.rc == 0, report.stdout
+    assert re.search(rf"never {fleet['never']['AccessKeyId']}: 50 days unused \(last used never", report.stdout)
+    assert re.search(rf"stale {fleet['stale']['AccessKeyId']}: 60 days unused", report.stdout)
+    assert "2 of 2 stale keys deactivated" in report.stdout  # predicted
+    assert moto.status("stale", fleet["stale"]["AccessKeyId"]) == "Active"
+
+    applied = playbook(ansible, "cis_unused_keys.yml")
+    assert applied.rc == 0, applied.stdout
+    assert "2 of 2 stale keys deactivated" in applied.stdout
+    assert [moto.status(u, fleet[u]["AccessKeyId"]) for u in ("never", "stale", "busy", "fresh")] == [
+        "Inactive",
+        "Inactive",
+        "Active",
+        "Active",
+    ]
+
+    again = playbook(ansible, "cis_unused_keys.yml")
+    assert again.rc == 0, again.stdout
+    assert "0 of 0 stale keys deactivated" in again.stdout
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s", again.stdout)
+
+
+def test_rotation_report(ansible, moto, fleet):
+    run = playbook(ansible, "rotation_report.yml")
+    assert run.rc == 0, run.stdout
+    assert f"busy {fleet['busy']['AccessKeyId']} is 120 days old" in run.stdout
+    assert f"stale {fleet['stale']['AccessKeyId']} is 100 days old" in run.stdout
+    assert fleet["off"]["AccessKeyId"] not in run.stdout.split("TASK [Report them]")[1]  # inactive: not due
+
+
+def test_contain_leaked_key(ansible, moto):
+    leaked = moto.user_with_key("intern")
+    run = playbook(ansible, "contain_leaked_key.yml", leaked_key_id=leaked["AccessKeyId"])
+    assert run.rc == 0, run.stdout
+    assert f"{leaked['AccessKeyId']} of intern: Active -> Inactive" in run.stdout
+    assert moto.status("intern", leaked["AccessKeyId"]) == "Inactive"
+
+
+def test_finish_rotation_spares_the_new_key(ansible, moto):
+    old = moto.user_with_key("deploy-bot")
+    new = moto.add_key("deploy-bot")
+    run = playbook(ansible, "finish_rotation.yml", user="deploy-bot", new_key_id=new["AccessKeyId"])
+    assert run.rc == 0, run.stdout
+    assert moto.status("deploy-bot", old["AccessKeyId"]) == "Inactive"
+    assert moto.status("deploy-bot", new["AccessKeyId"]) == "Active"
+
+
+def test_finish_rotation_refuses_an_unknown_new_key(ansible, moto):
+    old = moto.user_with_key("deploy-bot")
+    run = playbook(ansible, "finish_rotation.yml", user="deploy-bot", new_key_id="AKIATYPOINTHEKEYID00")
+    assert run.rc != 0
+    assert "AKIATYPOINTHEKEYID00 is not an active key of deploy-bot; nothing was deactivated" in run.stdout
+    assert moto.status("deploy-bot", old["AccessKeyId"]) == "Active"
+
+
+def test_documented_examples_run(ansible, moto, fleet):
+    """iam_access_key_info's EXAMPLES run as written."""
+    make_key(moto, "deploy-bot", 10, used_days_ago=2)
+    tasks = yaml.safe_load(iam_access_key_info.EXAMPLES)
+    tasks.append(
+        {
+            "name": "Show",
+            "ansible.builtin.debug": {
+                "msg": "{{ stale.access_keys | length }} {{ old.access_keys | length }} {{ deploy_bot_keys.access_keys | length }}"
+            },
+        }
+    )
+    play = [{"name": "EXAMPLES", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+    env = dict(AWS_ENV, AWS_ENDPOINT_URL_IAM=moto.url)
+    run = ansible.run(None, playbook=yaml.safe_dump(play), env=env)
+    assert run.rc == 0, run.stdout
+    assert '"msg": "2 3 1"' in run.stdout  # stale: never, stale; old: busy, off, stale; deploy-bot's one key
