@@ -59,6 +59,7 @@ attributes:
     description: Reads only, so it runs unchanged in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show.
   idempotent:
     support: full
     description: Never changes anything.
