@@ -49,6 +49,9 @@ WRONG_TYPES = st.one_of(
 )
 
 
+NUL_REFUSAL = "Failed to log to syslog (embedded null character)."
+
+
 class ReachedConnect(Exception):
     """Raised instead of connecting: validation let the input through."""
 
@@ -79,6 +82,8 @@ def assert_refused(args, option):
     result = run_main(args)
     assert result is not None, f"{option}={args.get(option)!r} got through to AWS"
     assert result["failed"] is True
+    if "\x00" in str(args.get(option)) and result["msg"].startswith(NUL_REFUSAL):
+        return  # ansible-core 2.21 refuses a NUL while logging the call, before any module code can name the option
     assert option in result["msg"], result["msg"]
     assert "Traceback" not in result["msg"]
     assert "exception" not in result
