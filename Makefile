@@ -9,7 +9,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-server test lint pytest unit integration sanity docs changelog ansible-lint format clean
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -30,6 +30,12 @@ setup: $(BIN)/.installed $(LINK)
 
 demo: setup
 	$(BIN)/python tools/demo.py
+
+demo-cis: setup
+	$(BIN)/python tools/demo.py cis
+
+demo-server: setup
+	$(BIN)/python tools/demo.py serve
 
 # Everything CI checks, in the order that fails fastest.
 test: lint changelog ansible-lint docs sanity pytest

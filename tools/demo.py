@@ -1,4 +1,9 @@
-"""Run playbooks/demo.yml against a local moto server standing in for AWS: no credentials needed."""
+"""Run the collection's playbooks against a local moto server standing in for AWS IAM: no credentials needed.
+
+python tools/demo.py          the main job: preview, deactivate, re-run, shut off a leaked key (`make demo`)
+python tools/demo.py cis      the CIS 45-days-unused sweep: check-mode report, apply, re-run (`make demo-cis`)
+python tools/demo.py serve    keep a seeded server running and print the variables to use it (`make demo-server`)
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import boto3
@@ -16,39 +22,113 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIADEMOADMIN0000000", "AWS_SECRET_ACCESS_KEY": "demo-secret"}
 
 
-def main():
-    """Start moto, create the users and keys, run the playbook, print the keys as the server holds them."""
-    with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
-        env.update(DEMO_CREDENTIALS, AWS_ENDPOINT_URL_IAM=moto.url, AWS_CONFIG_FILE=os.devnull)
-        env.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
-        env.update(ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_LOCALHOST_WARNING="false")
-        env.update(ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_HOME=os.path.join(workdir, "ansible"))
-        iam = boto3.client(
-            "iam",
-            endpoint_url=moto.url,
-            region_name="us-east-1",
-            aws_access_key_id=DEMO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DEMO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-        for user in ("deploy-bot", "intern"):
-            iam.create_user(UserName=user)
-        old = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
-        new = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
-        leaked = iam.create_access_key(UserName="intern")["AccessKey"]["AccessKeyId"]
+def demo_environment(moto, workdir):
+    """Return the environment that points AWS clients and Ansible at the demo server and this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+    env.update(DEMO_CREDENTIALS, AWS_ENDPOINT_URL_IAM=moto.url, AWS_CONFIG_FILE=os.devnull)
+    env.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_LOCALHOST_WARNING="false")
+    env.update(ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_HOME=os.path.join(workdir, "ansible"))
+    return env
+
+
+def iam_client(moto, key=DEMO_CREDENTIALS["AWS_ACCESS_KEY_ID"], secret=DEMO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]):
+    """Return a boto3 IAM client for the demo server."""
+    return boto3.client(
+        "iam", endpoint_url=moto.url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
+    )
+
+
+def seed_rotation(iam):
+    """Create deploy-bot with an old and a new key, and intern with a leaked key; return their ids."""
+    for user in ("deploy-bot", "intern"):
+        iam.create_user(UserName=user)
+    old = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
+    new = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
+    leaked = iam.create_access_key(UserName="intern")["AccessKey"]["AccessKeyId"]
+    return old, new, leaked
+
+
+def seed_fleet(moto, iam):
+    """Create users whose keys were made, and last used, days ago; return {user: (age, days unused)}."""
+    fleet = {"ci-runner": (200, 1), "backup": (120, 60), "reporting": (80, None), "old-intern": (400, 300)}
+    for user, (age, unused) in fleet.items():
+        moto.days_ago(age)
+        iam.create_user(UserName=user)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        if unused is not None:
+            moto.days_ago(unused)
+            iam_client(moto, key["AccessKeyId"], key["SecretAccessKey"]).get_user()
+    moto.days_ago(0)
+    return fleet
+
+
+def playbook(name, env, *args):
+    """Run one of playbooks/ with ansible-playbook; return its exit code."""
+    print(f"\n$ ansible-playbook playbooks/{name} {' '.join(args)}".rstrip(), flush=True)
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / name), *args]
+    return subprocess.call(command, env=env)
+
+
+def print_keys(iam):
+    """Print every key as the server holds it."""
+    print("\nKeys as the server now holds them:")
+    for user in sorted(u["UserName"] for u in iam.list_users()["Users"]):
+        for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+            print(f"  {user:<11} {key['AccessKeyId']}  {key['Status']}")
+
+
+def main_job(moto, env):
+    """Preview, deactivate and re-run on deploy-bot's old key; shut off intern's leaked key."""
+    iam = iam_client(moto)
+    old, new, leaked = seed_rotation(iam)
+    print(f"moto IAM at {moto.url}: deploy-bot has old key {old} and new key {new}; intern has {leaked}", flush=True)
+    rc = playbook("demo.yml", env, "-e", f"old_key_id={old}", "-e", f"leaked_key_id={leaked}")
+    print_keys(iam)
+    return rc
+
+
+def cis_sweep(moto, env):
+    """Run the CIS 45-days-unused sweep three times: check-mode report, apply, re-run."""
+    iam = iam_client(moto)
+    fleet = seed_fleet(moto, iam)
+    print(f"moto IAM at {moto.url}, keys made and last used days ago:", flush=True)
+    for user, (age, unused) in fleet.items():
         print(
-            f"moto IAM at {moto.url}: deploy-bot has old key {old} and new key {new}; intern has {leaked}\n", flush=True
+            f"  {user:<11} created {age} days ago, {'never used' if unused is None else f'last used {unused} days ago'}"
         )
+    rcs = [playbook("cis_unused_keys.yml", env, "--check", "--diff")]
+    rcs += [playbook("cis_unused_keys.yml", env), playbook("cis_unused_keys.yml", env)]
+    print_keys(iam)
+    return max(rcs)
 
-        command = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / "demo.yml")]
-        command += ["-e", f"old_key_id={old}", "-e", f"leaked_key_id={leaked}"]
-        rc = subprocess.call(command, env=env)
 
-        print("Keys as the server now holds them:")
-        for user in ("deploy-bot", "intern"):
-            for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
-                print(f"  {user:<11} {key['AccessKeyId']}  {key['Status']}")
-        return rc
+def serve(moto, env):
+    """Seed both scenarios and keep the server up until interrupted."""
+    iam = iam_client(moto)
+    old, new, leaked = seed_rotation(iam)
+    seed_fleet(moto, iam)
+    print("A seeded moto server is running. In another shell, from this checkout:\n")
+    for name in ("AWS_ENDPOINT_URL_IAM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ANSIBLE_COLLECTIONS_PATH"):
+        print(f"  export {name}={env[name]}")
+    print(f"  export PATH={Path(sys.executable).parent}:$PATH")
+    print("\n  ansible-playbook playbooks/cis_unused_keys.yml --check --diff")
+    print(f"  ansible-playbook playbooks/contain_leaked_key.yml -e leaked_key_id={leaked}")
+    print(f"  ansible-playbook playbooks/finish_rotation.yml -e user=deploy-bot -e new_key_id={new}")
+    print(f"\n(deploy-bot's old key is {old}.) Press Ctrl-C to stop the server.", flush=True)
+    try:
+        while moto.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main():
+    """Start moto, run the chosen scenario, stop moto."""
+    scenario = {"main": main_job, "cis": cis_sweep, "serve": serve}[sys.argv[1] if len(sys.argv) > 1 else "main"]
+    with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:
+        return scenario(moto, demo_environment(moto, workdir))
 
 
 if __name__ == "__main__":

@@ -19,28 +19,24 @@ def free_port():
 
 
 class MotoServer:
-    """Start `python -m moto.server` (or a script that wraps it) on a free loopback port; stop it on close()."""
+    """Start moto's server, with an IAM clock that can be turned back, on a free loopback port."""
 
-    def __init__(self, workdir, env=None, script=None):
+    def __init__(self, workdir, env=None):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "moto.log"
+        self.clock = self.workdir / "clock"
+        env = dict(os.environ, **(env or {}), KEYGUARD_MOTO_CLOCK=str(self.clock))
+        script = Path(__file__).with_name("moto_clock.py")
+        command = [sys.executable, str(script), "-H", "127.0.0.1", "-p", str(self.port)]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    *([str(script)] if script else ["-m", "moto.server"]),
-                    "-H",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(os.environ, **(env or {})),
-            )
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         self._wait_until_up()
+
+    def days_ago(self, days):
+        """Turn IAM's clock back this many days (0: now) for what the server does next."""
+        self.clock.write_text(str(days))
 
     def _wait_until_up(self, seconds=30):
         """Wait until the server answers, or raise with its log."""

@@ -80,11 +80,9 @@ class Moto:
 
     def __init__(self, workdir):
         self.recording = workdir / "recording.jsonl"
-        self.clock = workdir / "clock"
         env = clean_environment(workdir)
         env.update(MOTO_ENABLE_RECORDING="true", MOTO_RECORDER_FILEPATH=str(self.recording))
-        env.update(KEYGUARD_MOTO_CLOCK=str(self.clock))
-        self.server = MotoServer(workdir, env, script=Path(__file__).with_name("moto_clock.py"))
+        self.server = MotoServer(workdir, env)
         self.url = self.server.url
         self.iam = self.client(ADMIN_KEY, ADMIN_SECRET)
 
@@ -108,7 +106,7 @@ class Moto:
 
     def days_ago(self, days):
         """Turn IAM's clock back this many days (0: now) for what the server does next."""
-        self.clock.write_text(str(days))
+        self.server.days_ago(days)
 
     def reset(self):
         """Forget every user, key and recorded request; turn IAM authorization off and the clock to now."""
