@@ -5,11 +5,12 @@ PYTHON312 ?= $(firstword $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/
 VENV      := .venv
 BIN       := $(VENV)/bin
 VENV_NEW  := .venv-2.21
+VENV_BENCH := .venv-bench
 LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-server test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-server bench test lint pytest unit integration sanity docs changelog ansible-lint format clean
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -20,6 +21,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 $(VENV_NEW)/.installed: requirements-newest-core.txt
 	$(PYTHON312) -m venv $(VENV_NEW)
 	$(VENV_NEW)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-newest-core.txt
+	touch $@
+
+$(VENV_BENCH)/.installed: benchmarks/requirements.txt benchmarks/constraints.txt
+	$(PYTHON312) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt -c benchmarks/constraints.txt
 	touch $@
 
 $(LINK):
@@ -70,9 +76,13 @@ changelog: setup
 ansible-lint: setup
 	$(TOOLS_ENV) ansible-lint --nocolor playbooks/
 
+# keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
+bench: $(VENV_BENCH)/.installed $(LINK)
+	$(VENV_BENCH)/bin/python benchmarks/run.py
+
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(VENV_NEW) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+	rm -rf $(VENV) $(VENV_NEW) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
