@@ -32,7 +32,6 @@ from moto_server import MotoServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ADMIN = {"AWS_ACCESS_KEY_ID": "AKIABENCHADMIN000000", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
-TASKS_PER_PLAY = 6  # the first task of each playbook warms the controller up and is not counted
 
 # One task per scenario; {key} and {user} are filled in, {active} / {status} alternate for "change".
 SCENARIOS = {
@@ -145,52 +144,69 @@ class Bench:
         urllib.request.urlopen(request, timeout=10).close()
         return actions
 
-    def play(self, tasks, check=False):
-        """Run a playbook of these (name, module, args) tasks; return [(task, seconds, changed, failed)]."""
+    def play(self, tasks):
+        """Run a playbook of (name, module, args, check_mode) tasks; return each task's timing record."""
         self.plays += 1
         timings = self.workdir / f"timings-{self.plays}.jsonl"
         body = "".join(
-            f"    - name: {json.dumps(name)}\n      {module}:\n        {args}\n" for name, module, args in tasks
+            f"    - name: {json.dumps(name)}\n      {module}:\n        {args}\n      check_mode: {str(check).lower()}\n"
+            for name, module, args, check in tasks
         )
         path = self.workdir / f"play-{self.plays}.yml"
         path.write_text(f"- name: bench\n  hosts: localhost\n  gather_facts: false\n  tasks:\n{body}")
-        command = [str(BIN / "ansible-playbook"), str(path)] + ["--check"] * check
-        proc = subprocess.run(
-            command, env=dict(self.env, TASK_TIMER_FILE=str(timings)), capture_output=True, text=True, check=False
-        )
+        command = [str(BIN / "ansible-playbook"), str(path)]
+        env = dict(self.env, TASK_TIMER_FILE=str(timings))
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"benchmark playbook failed:\n{proc.stdout}\n{proc.stderr}")
         return [json.loads(line) for line in timings.read_text().splitlines()]
 
 
-def scenario_tasks(name, user, key):
-    """Return TASKS_PER_PLAY tasks of a scenario; "change" alternates so each task really changes the key."""
+def scenario_task(name, index, user, key):
+    """Return task `index` of a scenario; "change" alternates the status so every task really changes the key."""
     module, template = SCENARIOS[name]
-    tasks = []
-    for i in range(TASKS_PER_PLAY):
-        status, active = ("Inactive", "false") if i % 2 == 0 else ("Active", "true")
-        tasks.append((f"{name} {i}", module, template.format(user=user, key=key, status=status, active=active)))
-    return tasks
+    status, active = ("Inactive", "false") if index % 2 == 0 else ("Active", "true")
+    args = template.format(user=user, key=key, status=status, active=active)
+    return (f"{name} {index}", module, args, name.endswith("check"))
 
 
-def per_task(bench, rounds):
-    """Run every single-key scenario `rounds` times, interleaved; return {scenario: [[seconds per task] per round]}."""
-    ((user, key),) = bench.users_with_keys(1)
+def expected_change(name):
+    """Return whether every task of the scenario must report changed."""
+    return not name.endswith("no-op") and not name.startswith("floor")
+
+
+def per_task(bench, rounds, tasks):
+    """Time every scenario, interleaved task by task in one playbook per round; return {scenario: [seconds]}.
+
+    The n-th sample of every scenario ran in the same slot of the same playbook, so samples pair up by index.
+    Each scenario has a key of its own; one warm-up task per scenario opens each playbook and is not counted.
+    """
+    keys = dict(zip(SCENARIOS, bench.users_with_keys(len(SCENARIOS))))
     samples = {name: [] for name in SCENARIOS}
-    calls = {}
     rng = random.Random(7)
     for _ in range(rounds):
-        order = list(SCENARIOS)
-        rng.shuffle(order)
-        for name in order:
-            bench.set_status([(user, key)], "Active")
-            bench.calls()
-            results = bench.play(scenario_tasks(name, user, key), check=name.endswith("check"))
-            expect_changed = not name.endswith("no-op") and not name.startswith("floor")
-            assert all(r["changed"] == expect_changed and not r["failed"] for r in results), (name, results)
-            samples[name].append([r["seconds"] for r in results[1:]])
-            calls[name] = {action: count / TASKS_PER_PLAY for action, count in bench.calls().items()}
-    return samples, calls
+        bench.set_status(keys.values(), "Active")
+        plan = [scenario_task(name, 0, *keys[name]) for name in SCENARIOS]
+        for index in range(1, tasks + 1):
+            order = list(SCENARIOS)
+            rng.shuffle(order)
+            plan += [scenario_task(name, index, *keys[name]) for name in order]
+        for record in bench.play(plan)[len(SCENARIOS) :]:
+            name = record["task"].rsplit(" ", 1)[0]
+            assert record["changed"] == expected_change(name) and not record["failed"], record
+            samples[name].append(record["seconds"])
+    return samples
+
+
+def count_calls(bench, tasks=3):
+    """Return the IAM calls per task of each scenario, counted by moto's recorder."""
+    calls = {}
+    for name in SCENARIOS:
+        ((user, key),) = bench.users_with_keys(1, prefix=f"calls{len(calls)}-")
+        bench.calls()
+        bench.play([scenario_task(name, index, user, key) for index in range(tasks)])
+        calls[name] = {action: count / tasks for action, count in bench.calls().items()}
+    return calls
 
 
 def bulk_and_loops(bench, sizes, loop_sizes, rounds):
@@ -202,7 +218,9 @@ def bulk_and_loops(bench, sizes, loop_sizes, rounds):
         made += bench.users_with_keys(size - len(made), prefix="fleet", first=len(made))
         keys = made[:size]
         items = json.dumps([{"access_key_id": key, "user_name": user} for user, key in keys])
-        bulk = [("bulk", "keyguard.aws.iam_access_key_status", f"access_keys: {items}\n        status: Inactive")]
+        bulk = [
+            ("bulk", "keyguard.aws.iam_access_key_status", f"access_keys: {items}\n        status: Inactive", False)
+        ]
         for _ in range(rounds):
             bench.set_status(keys, "Active")
             bench.calls()
@@ -226,7 +244,7 @@ def bulk_and_loops(bench, sizes, loop_sizes, rounds):
             ):
                 bench.set_status(keys, "Active")
                 bench.calls()
-                (result,) = bench.play([("loop", module, f"{args}\n      loop: {loop_items}")])
+                (result,) = bench.play([("loop", module, f"{args}\n      loop: {loop_items}", False)])
                 assert result["changed"] and not result["failed"]
                 timings[label].setdefault(size, []).append(result["seconds"])
                 calls[f"{label}, {size} keys"] = dict(bench.calls())
@@ -263,9 +281,9 @@ def median_range(values):
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
-def round_ratios(samples, ours, theirs):
-    """Return the ratio of per-round medians, one per round (a pair ran in the same round)."""
-    return [statistics.median(a) / statistics.median(b) for a, b in zip(samples[ours], samples[theirs])]
+def pair_ratios(samples, ours, theirs):
+    """Return ours/theirs for each pair of tasks that ran in the same slot of the same playbook."""
+    return [a / b for a, b in zip(samples[ours], samples[theirs])]
 
 
 def report(results):
@@ -273,17 +291,17 @@ def report(results):
     samples, calls = results["per_task"], results["per_task_calls"]
     print(f"\nMachine: {results['machine']}")
     print(
-        f"\nPer task, {results['rounds']} interleaved rounds x {TASKS_PER_PLAY - 1} tasks after a warm-up task"
+        f"\nPer task: {results['rounds']} playbooks, each {results['tasks']} tasks of every scenario, interleaved"
         " (seconds: median (min-max))"
     )
     print(f"{'scenario':<32} {'seconds per task':<24} IAM calls per task")
     for name in SCENARIOS:
-        flat = [s for round_ in samples[name] for s in round_]
+        flat = samples[name]
         api = ", ".join(f"{a} {n:g}" for a, n in sorted(calls.get(name, {}).items())) or "-"
         print(f"{name:<32} {median_range(flat):<24} {api}")
-    print("\nRatios, pair by pair within each round (median (min-max))")
+    print("\nRatios of tasks paired by their slot in the same playbook (median (min-max))")
     for ours, theirs in PAIRS + FLOOR_PAIRS:
-        ratios = round_ratios(samples, ours, theirs)
+        ratios = pair_ratios(samples, ours, theirs)
         print(f"{ours + ' / ' + theirs:<58} {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
     print("\nOne bulk task against a loop: of single-key tasks (task wall time, seconds)")
     print(
@@ -339,9 +357,10 @@ def plot(results, path):
 def main():
     """Run every part, print the tables, save JSON and the plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--sizes", default="50,200,1000")
-    parser.add_argument("--loop-sizes", default="50,200")
+    parser.add_argument("--rounds", type=int, default=4, help="playbooks of interleaved single-key tasks")
+    parser.add_argument("--tasks", type=int, default=8, help="timed tasks of each scenario per playbook")
+    parser.add_argument("--sizes", default="50,100,200,1000", help="numbers of keys for the bulk task")
+    parser.add_argument("--loop-sizes", default="50,100", help="numbers of keys for the loops (slow: ~0.5 s a key)")
     parser.add_argument("--out", default=str(HERE / "results"))
     options = parser.parse_args()
     sizes = [int(s) for s in options.sizes.split(",")]
@@ -350,11 +369,13 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         bench = Bench(Path(workdir))
         try:
-            samples, calls = per_task(bench, options.rounds)
+            samples = per_task(bench, options.rounds, options.tasks)
+            calls = count_calls(bench)
             results = dict(
                 machine=f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
                 f"ansible-core {subprocess.run([str(BIN / 'ansible'), '--version'], capture_output=True, text=True, check=True).stdout.split()[2].rstrip(']')}",
                 rounds=options.rounds,
+                tasks=options.tasks,
                 per_task=samples,
                 per_task_calls=calls,
                 api_latency=api_latency(bench),
