@@ -184,7 +184,7 @@ def per_task(bench, rounds, tasks):
     keys = dict(zip(SCENARIOS, bench.users_with_keys(len(SCENARIOS))))
     samples = {name: [] for name in SCENARIOS}
     rng = random.Random(7)
-    for _ in range(rounds):
+    for _round in range(rounds):
         bench.set_status(keys.values(), "Active")
         plan = [scenario_task(name, 0, *keys[name]) for name in SCENARIOS]
         for index in range(1, tasks + 1):
@@ -221,7 +221,7 @@ def bulk_and_loops(bench, sizes, loop_sizes, rounds):
         bulk = [
             ("bulk", "keyguard.aws.iam_access_key_status", f"access_keys: {items}\n        status: Inactive", False)
         ]
-        for _ in range(rounds):
+        for _round in range(rounds):
             bench.set_status(keys, "Active")
             bench.calls()
             (result,) = bench.play(bulk)
@@ -254,7 +254,7 @@ def bulk_and_loops(bench, sizes, loop_sizes, rounds):
 def api_latency(bench, samples=200):
     """Return the median seconds of one ListAccessKeys from a warm boto3 client: the per-call floor."""
     times = []
-    for _ in range(samples):
+    for _sample in range(samples):
         started = time.perf_counter()
         bench.iam.list_access_keys(UserName="bench0")
         times.append(time.perf_counter() - started)
@@ -266,7 +266,7 @@ def cold_start(bench, runs):
     key = bench.iam.list_access_keys(UserName="bench0")["AccessKeyMetadata"][0]["AccessKeyId"]
     phases = {}
     env = dict(bench.env, PYTHONPATH=str(REPO / ".collections"))
-    for _ in range(runs):
+    for _run in range(runs):
         args = [bench.moto.url, ADMIN["AWS_ACCESS_KEY_ID"], ADMIN["AWS_SECRET_ACCESS_KEY"], key]
         out = subprocess.run(
             [sys.executable, "-c", PROFILE, *args], env=env, capture_output=True, text=True, check=True

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # Copyright: keyguard.aws contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The floor a boto3 module cannot go below: import boto3, make an IAM client, call ListAccessKeys once."""
