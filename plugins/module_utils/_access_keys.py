@@ -11,6 +11,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardE
 
 STATUSES = ("Active", "Inactive")
 USER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_+=,.@-]{1,128}")
+USER_NAME_RULE = "1 to 128 characters of letters, digits and _+=,.@- (no spaces)"
 
 # AWS refuses a listing without UserName from credentials that are not an IAM user's
 # (ValidationError); moto answers NoSuchEntity for a signing key it does not know.

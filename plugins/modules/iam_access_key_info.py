@@ -142,6 +142,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
     USER_NAME_PATTERN,
+    USER_NAME_RULE,
     get_access_key_last_used,
     key_age,
     list_access_keys,
@@ -173,7 +174,7 @@ ARGUMENT_SPEC = dict(
 def validate(params):
     """Raise KeyguardError naming the first option whose value cannot work."""
     if params["user_name"] is not None and not USER_NAME_PATTERN.fullmatch(params["user_name"]):
-        raise KeyguardError("user_name must be 1 to 128 characters of letters, digits and _+=,.@- (no spaces).")
+        raise KeyguardError(f"user_name must be {USER_NAME_RULE}.")
     for name in ("older_than_days", "unused_for_days"):
         if params[name] is not None and params[name] < 0:
             raise KeyguardError(f"{name} must be 0 or more days.")

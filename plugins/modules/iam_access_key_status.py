@@ -207,6 +207,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
     USER_NAME_PATTERN,
+    USER_NAME_RULE,
     KeyLocator,
     plan_status,
     update_access_key,
@@ -231,7 +232,6 @@ ARGUMENT_SPEC = dict(
     **CONNECTION_ARGS,
 )
 ACCESS_KEY_ID_RULE = "16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE"
-USER_NAME_RULE = "1 to 128 characters of letters, digits and _+=,.@- (no spaces)"
 
 
 def requested_keys(params):
@@ -287,22 +287,32 @@ def ensure_status(client, wanted, params, signing_key_id, check_mode):
     """Bring the key, or every key of access_keys, to the status; return (result, diff)."""
     refuse_self_deactivation(wanted, params, signing_key_id)
     outcomes = apply_status(client, wanted, params["status"], check_mode)
-    done = [outcome for outcome in outcomes if "error" not in outcome]
-    diff = dict(before=[outcome["before"] for outcome in done], after=[outcome["after"] for outcome in done])
     if params.get("access_keys") is None:
-        outcome = outcomes[0]
-        if "error" in outcome:
-            raise outcome["error"]
-        result = dict(
-            changed=outcome["changed"], access_key=outcome["after"], previous_status=outcome["before"]["status"]
-        )
-        return result, dict(before=outcome["before"], after=outcome["after"])
-    results = [key_result(outcome) for outcome in outcomes]
-    result = dict(changed=any(outcome.get("changed") for outcome in outcomes), access_keys=results)
+        return single_report(outcomes[0])
+    return bulk_report(outcomes, check_mode)
+
+
+def single_report(outcome):
+    """Return (result, diff) for the one key of access_key_id, or raise its error."""
+    if "error" in outcome:
+        raise outcome["error"]
+    before, after = outcome["before"], outcome["after"]
+    result = dict(changed=outcome["changed"], access_key=after, previous_status=before["status"])
+    return result, dict(before=before, after=after)
+
+
+def bulk_report(outcomes, check_mode):
+    """Return (result, diff) for the keys of access_keys; raise listing the failed ones if any failed."""
+    result = dict(
+        changed=any(outcome.get("changed") for outcome in outcomes),
+        access_keys=[key_result(outcome) for outcome in outcomes],
+    )
     failed = [outcome for outcome in outcomes if "error" in outcome]
     if failed:
         raise KeyguardError(bulk_failure(failed, outcomes, check_mode), result=result)
-    return result, dict(before=dict(access_keys=diff["before"]), after=dict(access_keys=diff["after"]))
+    before = [outcome["before"] for outcome in outcomes]
+    after = [outcome["after"] for outcome in outcomes]
+    return result, dict(before=dict(access_keys=before), after=dict(access_keys=after))
 
 
 def key_result(outcome):
