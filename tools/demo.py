@@ -117,7 +117,7 @@ def serve(moto, env):
     print(f"  ansible-playbook playbooks/contain_leaked_key.yml -e leaked_key_id={leaked}")
     print(f"  ansible-playbook playbooks/finish_rotation.yml -e user=deploy-bot -e new_key_id={new}")
     print(f"\n(deploy-bot's old key is {old}.) Press Ctrl-C to stop the server.", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a plain kill stops moto too, on the way out
+    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(0))  # a plain kill stops moto too, on the way out
     try:
         while moto.process.poll() is None:
             time.sleep(1)
