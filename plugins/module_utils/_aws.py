@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import NamedTuple
 
 try:
     import botocore.session
@@ -81,6 +82,15 @@ class KeyguardError(Exception):
         self.result = result or {}  # what the task still reports when it fails, e.g. the keys it did change
 
 
+class Connection(NamedTuple):
+    """What one task works with: the client, and what the self-lockout guard and redaction must know."""
+
+    client: object
+    signing_key_id: str  # the access key ID that signs this task's requests
+    protected_key_ids: frozenset  # keys whose deactivation would lock these credentials out (the signing key first)
+    secrets: tuple  # every secret and session token in play, to scrub from any message
+
+
 def validate_connection(params):
     """Raise KeyguardError naming the first connection option whose value cannot work."""
     for name in ("access_key", "secret_key", "session_token", "profile", "region", "endpoint_url", "aws_ca_bundle"):
@@ -129,8 +139,11 @@ def _retries(session):
     return retries
 
 
-def connect(params):
-    """Return (IAM client, frozen credentials) for the task's connection options; raise KeyguardError."""
+def connect(params, service="iam", max_pool_connections=None):
+    """Return a Connection with a botocore client of `service` for the task's connection options; raise KeyguardError.
+
+    max_pool_connections sizes the client's HTTP pool for a task that shares the client between threads.
+    """
     try:
         session = botocore.session.Session(profile=params.get("profile"))
         if params.get("access_key"):
@@ -143,8 +156,10 @@ def connect(params):
         # still has to be signed for one, and us-east-1 is where IAM's global endpoint signs.
         region = params.get("region") or session.get_config_variable("region") or "us-east-1"
         config = Config(retries=_retries(session)).merge(client_config(params.get("aws_config")))
+        if max_pool_connections:
+            config = config.merge(Config(max_pool_connections=max_pool_connections))
         client = session.create_client(
-            "iam",
+            service,
             region_name=region,
             endpoint_url=params.get("endpoint_url"),
             verify=params.get("aws_ca_bundle") or params.get("validate_certs", True),
@@ -152,7 +167,12 @@ def connect(params):
         )
     except BotoCoreError as exc:
         raise describe_error(exc) from None
-    return client, credentials
+    secrets = tuple(
+        s
+        for s in (params.get("secret_key"), params.get("session_token"), credentials.secret_key, credentials.token)
+        if s
+    )
+    return Connection(client, credentials.access_key, frozenset([credentials.access_key]), secrets)
 
 
 def call(client, operation, **params):

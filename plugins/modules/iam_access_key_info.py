@@ -221,9 +221,9 @@ def main():
         validate(module.params)
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
-        client, credentials = connect(module.params)
-        secrets += [credentials.secret_key, credentials.token]
-        keys = find_keys(client, module.params, datetime.now(timezone.utc))
+        connection = connect(module.params)
+        secrets += connection.secrets
+        keys = find_keys(connection.client, module.params, datetime.now(timezone.utc))
     except KeyguardError as err:
         module.fail_json(msg=redact(str(err), secrets))
     module.exit_json(changed=False, access_keys=keys)

@@ -254,13 +254,15 @@ def requested_keys(params):
     return list(wanted.items())
 
 
-def refuse_self_deactivation(wanted, params, signing_key_id):
-    """Raise KeyguardError if the task would deactivate the key that signs its own requests."""
+def refuse_self_deactivation(wanted, params, protected_key_ids):
+    """Raise KeyguardError if the task would deactivate a key that its own requests depend on."""
     if params["status"] != "Inactive" or params["allow_self_deactivation"]:
         return
-    if any(access_key_id == signing_key_id for access_key_id, _user_name in wanted):
+    for access_key_id, _user_name in wanted:
+        if access_key_id not in protected_key_ids:
+            continue
         raise KeyguardError(
-            f"Refusing to deactivate access key {signing_key_id}: it signs this task's own requests, so "
+            f"Refusing to deactivate access key {access_key_id}: it signs this task's own requests, so "
             "deactivating it would lock these credentials out of AWS and nothing run with them could turn it "
             "back on. Run the task with other credentials, or set allow_self_deactivation: true if you mean it."
         )
@@ -283,9 +285,9 @@ def apply_status(client, wanted, status, check_mode):
     return outcomes
 
 
-def ensure_status(client, wanted, params, signing_key_id, check_mode):
+def ensure_status(client, wanted, params, protected_key_ids, check_mode):
     """Bring the key, or every key of access_keys, to the status; return (result, diff)."""
-    refuse_self_deactivation(wanted, params, signing_key_id)
+    refuse_self_deactivation(wanted, params, protected_key_ids)
     outcomes = apply_status(client, wanted, params["status"], check_mode)
     if params.get("access_keys") is None:
         return single_report(outcomes[0])
@@ -345,9 +347,11 @@ def main():
         validate_connection(module.params)
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
-        client, credentials = connect(module.params)
-        secrets += [credentials.secret_key, credentials.token]
-        result, diff = ensure_status(client, wanted, module.params, credentials.access_key, module.check_mode)
+        connection = connect(module.params)
+        secrets += connection.secrets
+        result, diff = ensure_status(
+            connection.client, wanted, module.params, connection.protected_key_ids, module.check_mode
+        )
     except KeyguardError as err:
         module.fail_json(msg=redact(str(err), secrets), **err.result)
     if module._diff:

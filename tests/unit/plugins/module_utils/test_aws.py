@@ -59,7 +59,7 @@ def test_retry_environment_variables_win_over_defaults(clean_env):
 
 
 def test_connect_uses_explicit_credentials_and_no_region(clean_env):
-    client, credentials = _aws.connect(
+    client, signing_key_id, protected, secrets = _aws.connect(
         dict(
             access_key="AKIAIOSFODNN7EXAMPLE",
             secret_key="s3cr3t",
@@ -67,11 +67,9 @@ def test_connect_uses_explicit_credentials_and_no_region(clean_env):
             endpoint_url="http://127.0.0.1:1",
         )
     )
-    assert (credentials.access_key, credentials.secret_key, credentials.token) == (
-        "AKIAIOSFODNN7EXAMPLE",
-        "s3cr3t",
-        "tok",
-    )
+    assert signing_key_id == "AKIAIOSFODNN7EXAMPLE"
+    assert protected == {"AKIAIOSFODNN7EXAMPLE"}
+    assert set(secrets) == {"s3cr3t", "tok"}
     assert client.meta.region_name == "us-east-1"
     assert client.meta.endpoint_url == "http://127.0.0.1:1"
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
@@ -83,8 +81,9 @@ def test_connect_reads_aws_security_token_from_the_environment(clean_env):
     clean_env.setenv("AWS_ACCESS_KEY_ID", "ASIAIOSFODNN7EXAMPLE")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
     clean_env.setenv("AWS_SECURITY_TOKEN", "legacy-token")
-    client, credentials = _aws.connect({})
-    assert credentials.token == "legacy-token"
+    connection = _aws.connect({})
+    assert "legacy-token" in connection.secrets
+    client = connection.client
     assert client.meta.endpoint_url == "https://iam.amazonaws.com"
 
 
@@ -92,8 +91,7 @@ def test_connect_reads_a_profile(clean_env, tmp_path):
     (tmp_path / "credentials").write_text(
         "[audit]\naws_access_key_id = AKIAPROFILEEXAMPLE00\naws_secret_access_key = p\n"
     )
-    credentials = _aws.connect({"profile": "audit"})[1]
-    assert credentials.access_key == "AKIAPROFILEEXAMPLE00"
+    assert _aws.connect({"profile": "audit"}).signing_key_id == "AKIAPROFILEEXAMPLE00"
 
 
 def test_connect_without_credentials_is_one_clear_line(clean_env):

@@ -8,10 +8,9 @@ from datetime import datetime, timezone
 import botocore.session
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from botocore.credentials import ReadOnlyCredentials
 from botocore.stub import Stubber
 
-from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -86,7 +85,7 @@ def expect_error(stubber, method, code, expected, status=400, message="refused")
 def ensure(client, check_mode=False, **overrides):
     """Run the module's read-compare-apply steps as the key SIGNER; return (result, diff)."""
     task = params(**overrides)
-    return module.ensure_status(client, module.requested_keys(task), task, SIGNER, check_mode)
+    return module.ensure_status(client, module.requested_keys(task), task, frozenset([SIGNER]), check_mode)
 
 
 # --- with user_name -----------------------------------------------------------------------------
@@ -370,8 +369,8 @@ def no_connect(monkeypatch):
 def connected(monkeypatch, iam):
     """Make main() use the stubbed client, signing as SIGNER with a session token."""
     client, stubber = iam
-    credentials = ReadOnlyCredentials(SIGNER, SECRET, "SESSIONTOKENVALUE")
-    monkeypatch.setattr(module, "connect", lambda params: (client, credentials))
+    connection = Connection(client, SIGNER, frozenset([SIGNER]), (SECRET, "SESSIONTOKENVALUE"))
+    monkeypatch.setattr(module, "connect", lambda params: connection)
     return stubber
 
 
@@ -438,7 +437,7 @@ def bulk(client, items, check_mode=False, status="Inactive", **overrides):
     """Run the bulk path for these access_keys items; return (result, diff)."""
     task = dict(access_key_id=None, user_name=None, access_keys=items, status=status, allow_self_deactivation=False)
     task.update(overrides)
-    return module.ensure_status(client, module.requested_keys(task), task, SIGNER, check_mode)
+    return module.ensure_status(client, module.requested_keys(task), task, frozenset([SIGNER]), check_mode)
 
 
 def test_bulk_lists_each_user_once_and_writes_only_what_changes(iam):
