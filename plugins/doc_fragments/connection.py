@@ -42,8 +42,11 @@ options:
     aliases: [aws_region]
   endpoint_url:
     description:
-      - Send IAM requests to this URL instead of AWS's IAM endpoint, for example a local test server.
-      - botocore also reads E(AWS_ENDPOINT_URL_IAM) and E(AWS_ENDPOINT_URL).
+      - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
+        IAM requests there, the P(keyguard.aws.accounts#inventory) inventory plugin Organizations requests.
+      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL).
+      - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
+        E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
     type: str
     aliases: [aws_endpoint_url]
   validate_certs:
@@ -64,4 +67,38 @@ options:
         and C(read_timeout=10) seconds. E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too;
         O(aws_config) wins over both.
     type: dict
+  assume_role_arn:
+    description:
+      - Assume this IAM role and work with its temporary credentials, for example
+        V(arn:aws:iam::123456789012:role/OrganizationAccountAccessRole) to reach a member account of an
+        AWS Organization.
+      - The task calls C(sts:AssumeRole) once, signed with the base credentials that the other options or
+        botocore's credential chain provide (AWX's injected credential included), then makes every other call with
+        the role's credentials. Neither the temporary secret key nor the session token is ever logged or returned.
+      - A profile with C(role_arn) and C(source_profile) (or C(credential_source)) in the AWS config file
+        already assumes a role through botocore; set O(profile) to use it instead.
+      - The self-lockout guard of M(keyguard.aws.iam_access_key_status) still protects the base access key.
+    version_added: 0.2.0
+    type: str
+    aliases: [iam_role_arn]
+  assume_role_external_id:
+    description:
+      - The external ID that the role's trust policy requires (condition key C(sts:ExternalId)),
+        2 to 1224 letters, digits or V(_+=,.@:/-). Only with O(assume_role_arn).
+    version_added: 0.2.0
+    type: str
+  assume_role_session_name:
+    description:
+      - The role session name, 2 to 64 letters, digits or V(_+=,.@-). AWS CloudTrail shows it in the assumed
+        role's ARN, so a distinct name tells these sessions apart from others of the same role.
+    version_added: 0.2.0
+    type: str
+    default: keyguard-aws
+  assume_role_duration_seconds:
+    description:
+      - How long the role's credentials last, from V(900) (15 minutes) to V(43200) (12 hours). A task needs them
+        only while it runs; a duration above the role's own maximum session duration is refused by AWS.
+    version_added: 0.2.0
+    type: int
+    default: 900
 """
