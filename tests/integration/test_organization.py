@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 from harness import ADMIN_KEY, ADMIN_SECRET, BIN, REPO, assert_clean_failure
+from test_awx_runner import injected, sts_credentials
 
 sys.path.insert(0, str(REPO / "tools"))
 from moto_org import MotoOrganization  # noqa: E402
@@ -478,3 +480,62 @@ def test_module_assumes_the_role_once_and_works_in_its_account(ansible, moto, or
     secrets = assumed_secrets(fault_proxy)
     assert len(secrets) == 2
     assert [secret for secret in secrets if secret in run.stdout or secret in json.dumps(run.result)] == []
+
+
+def test_sweep_through_ansible_runner_with_awx_credentials_as_the_base(ansible, moto, org, tmp_path, fault_proxy):
+    base = sts_credentials(moto)  # what an AWX "Amazon Web Services" credential backed by STS injects
+    private = tmp_path / "job"
+    (private / "project" / "templates").mkdir(parents=True)
+    (private / "inventory").mkdir()
+    (private / "env").mkdir()
+    shutil.copy(SWEEP, private / "project")
+    shutil.copy(SWEEP.parent / "templates" / "org_sweep_summary.j2", private / "project" / "templates")
+    (private / "inventory" / "org.accounts.yml").write_text(
+        yaml.safe_dump({"plugin": "keyguard.aws.accounts", "exclude_accounts": [org.ids["master"]]})
+    )
+    envvars = injected(base, ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"))
+    envvars.update(AWS_ENDPOINT_URL=moto.url, AWS_ENDPOINT_URL_STS=fault_proxy.url)
+    (private / "env" / "envvars").write_text(yaml.safe_dump(envvars))
+    (private / "env" / "extravars").write_text(yaml.safe_dump({"unused_days": 45}))
+    command = [str(BIN / "ansible-runner"), "run", str(private), "-p", "org_cis_sweep.yml", "--ident", "job"]
+    command += ["--forks", "3", "-vvvv"]
+    subprocess.run(command, env=ansible.env, capture_output=True, text=True, timeout=300, check=False)
+    artifacts = private / "artifacts" / "job"
+    stdout = (artifacts / "stdout").read_text()
+    events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
+
+    assert (artifacts / "status").read_text() == "successful", stdout
+    members = {org.ids[name] for name in ("alpha", "beta", "gamma")}
+    changed = {
+        e["event_data"]["host"]
+        for e in events
+        if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Deactivate them in one task"
+        if e["event_data"]["res"]["changed"]
+    }
+    assert changed == members
+    for name in ("alpha", "beta", "gamma"):
+        assert {key: status for key, status in org.keys(name).items() if key in org.stale[org.ids[name]]} == {
+            key: "Inactive" for key in org.stale[org.ids[name]]
+        }
+    (stats,) = [e for e in events if e["event"] == "playbook_on_stats"]
+    summary = stats["event_data"]["artifact_data"]["keyguard_org_sweep"]
+    assert {host: (s["found"], s["changed"], s["failed"]) for host, s in summary.items()} == dict.fromkeys(
+        members, (1, 1, 0)
+    )
+    handed_out = assumed_secrets(fault_proxy)
+    assert len(handed_out) == 3 * 2 * 2
+    everything = stdout + json.dumps(events)
+    leaked = [s for s in (*handed_out, base["SecretAccessKey"], base["SessionToken"]) if s in everything]
+    assert leaked == []
+
+
+def test_guard_still_protects_the_base_key_under_an_assumed_role(ansible, moto, org):
+    base = moto.user_with_key("automation")  # the management account's own key, the base of the role below
+    role = f"arn:aws:iam::{org.ids['master']}:role/KeyguardAdmin"
+    task = dict(user_name="automation", access_key_id=base["AccessKeyId"], status="Inactive", assume_role_arn=role)
+    credentials = {"AWS_ACCESS_KEY_ID": base["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": base["SecretAccessKey"]}
+    run = ansible.run(task, env=dict(credentials, AWS_ENDPOINT_URL=moto.url))
+
+    assert_clean_failure(run, f"Refusing to deactivate access key {base['AccessKeyId']}")
+    assert moto.status("automation", base["AccessKeyId"]) == "Active"
+    assert "UpdateAccessKey" not in run.calls
