@@ -256,18 +256,9 @@ def connect(params, service="iam", max_pool_connections=None):
         )
     except BotoCoreError as exc:
         raise describe_error(exc) from None
-    secrets = tuple(
-        s
-        for s in (
-            params.get("secret_key"),
-            params.get("session_token"),
-            base.secret_key,
-            base.token,
-            credentials.secret_key,
-            credentials.token,
-        )
-        if s
-    )
+    candidates = (params.get("secret_key"), params.get("session_token"), base.secret_key, base.token)
+    candidates += (credentials.secret_key, credentials.token)
+    secrets = tuple(dict.fromkeys(s for s in candidates if s))
     # The base key stays protected: with an assumed role it still signs the AssumeRole that every task needs.
     return Connection(client, credentials.access_key, frozenset([base.access_key, credentials.access_key]), secrets)
 
