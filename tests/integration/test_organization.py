@@ -16,11 +16,15 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
-from harness import ADMIN_KEY, ADMIN_SECRET, BIN, REPO, assert_clean_failure
+from harness import ADMIN_KEY, ADMIN_SECRET, BIN, REPO, assert_clean_failure, clean_environment
 from test_awx_runner import injected, sts_credentials
 
 sys.path.insert(0, str(REPO / "tools"))
 from moto_org import MotoOrganization  # noqa: E402
+
+from ansible_collections.keyguard.aws.plugins.inventory import accounts  # noqa: E402
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import CONNECTION_ARGS  # noqa: E402
+from ansible_collections.keyguard.aws.plugins.module_utils._organizations import DEFAULT_ROLE_ARN_TEMPLATE  # noqa: E402
 
 SWEEP = REPO / "playbooks" / "org_cis_sweep.yml"
 BASE = {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}
@@ -539,3 +543,23 @@ def test_guard_still_protects_the_base_key_under_an_assumed_role(ansible, moto, 
     assert_clean_failure(run, f"Refusing to deactivate access key {base['AccessKeyId']}")
     assert moto.status("automation", base["AccessKeyId"]) == "Active"
     assert "UpdateAccessKey" not in run.calls
+
+
+def test_inventory_plugin_documents_every_option_it_reads(tmp_path):
+    done = subprocess.run(
+        [str(BIN / "ansible-doc"), "-t", "inventory", "--json", "keyguard.aws.accounts"],
+        env=clean_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "WARNING" not in done.stderr, done.stderr
+    documented = json.loads(done.stdout)["keyguard.aws.accounts"]["doc"]["options"]
+    for name, spec in CONNECTION_ARGS.items():  # the connection options, exactly as the modules take them
+        option = documented[name]
+        assert option.get("type", "str") == spec.get("type", "str"), name
+        assert option.get("default") == spec.get("default"), name
+        assert sorted(option.get("aliases", [])) == sorted(spec.get("aliases", [])), name
+    assert set(accounts.OPTIONS) | {"plugin", "compose", "keyed_groups", "groups", "strict", "cache"} <= set(documented)
+    assert documented["role_arn_template"]["default"] == DEFAULT_ROLE_ARN_TEMPLATE
