@@ -10,7 +10,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-server bench test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-org demo-server bench bench-org test lint pytest unit integration sanity docs changelog ansible-lint format clean
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -39,6 +39,9 @@ demo: setup
 
 demo-cis: setup
 	$(BIN)/python tools/demo.py cis
+
+demo-org: setup
+	$(BIN)/python tools/demo.py org
 
 demo-server: setup
 	$(BIN)/python tools/demo.py serve
