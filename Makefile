@@ -82,6 +82,11 @@ ansible-lint: setup
 # keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
 bench: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/run.py
+	$(VENV_BENCH)/bin/python benchmarks/org.py
+
+# The organization sweep: 20 accounts x 50 users behind 50 ms of latency, forks 1 vs 10; writes benchmarks/results/org.json.
+bench-org: $(VENV_BENCH)/.installed $(LINK)
+	$(VENV_BENCH)/bin/python benchmarks/org.py
 
 format: setup
 	$(BIN)/ruff check --fix .

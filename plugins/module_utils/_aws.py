@@ -228,6 +228,8 @@ def connect(params, service="iam", max_pool_connections=None):
     """Return a Connection with a botocore client of `service` for the task's connection options; raise KeyguardError.
 
     max_pool_connections sizes the client's HTTP pool for a task that shares the client between threads.
+    With assume_role_arn, the session's own (base) credentials make one sts:AssumeRole first, and the client signs
+    with the role's temporary credentials.
     """
     try:
         session = botocore.session.Session(profile=params.get("profile"))
