@@ -16,7 +16,8 @@ description:
     group per OU.
   - It makes no AWS call beyond that listing (and the C(sts:AssumeRole) of O(assume_role_arn), if set). Each host
     gets C(ansible_connection=local), since the work runs on the controller with the role in
-    C(account_role_arn).
+    C(account_role_arn). Set C(ansible_python_interpreter) to V({{ ansible_playbook_python }}) in the play, as
+    C(playbooks/org_cis_sweep.yml) does, so that no interpreter discovery runs for each account.
   - "Host vars: C(account_id), C(account_name), C(account_email), C(account_status), C(account_arn),
     C(account_ou_id) and C(account_ou_path) (V(null) without O(organizational_units)), and C(account_role_arn)
     built from O(role_arn_template)."
