@@ -44,7 +44,8 @@ options:
       - Many keys to set to O(status) in one task. Each item needs C(access_key_id) and may have C(user_name);
         other fields are ignored, so the RV(keyguard.aws.iam_access_key_info#module:access_keys) list of
         M(keyguard.aws.iam_access_key_info) can be passed as it is.
-      - A key listed twice is handled once. An empty list changes nothing.
+      - A key listed twice is handled once; an item without C(user_name) takes the one of another item for the
+        same key, and only two different user names for one key are refused. An empty list changes nothing.
     type: list
     elements: dict
   status:
@@ -248,9 +249,11 @@ def requested_keys(params):
             raise KeyguardError(f"{prefix}access_key_id must be {ACCESS_KEY_ID_RULE}.")
         if user_name is not None and not (isinstance(user_name, str) and USER_NAME_PATTERN.fullmatch(user_name)):
             raise KeyguardError(f"{prefix}user_name must be {USER_NAME_RULE}.")
-        if wanted.get(access_key_id, user_name) != user_name:
+        # An entry without a user name merges into a named one for the same key, in either order.
+        known = wanted.get(access_key_id)
+        if known and user_name and known != user_name:
             raise KeyguardError(f"{prefix}access_key_id {access_key_id} is listed twice, with different user names.")
-        wanted.setdefault(access_key_id, user_name)
+        wanted[access_key_id] = known or user_name
     return list(wanted.items())
 
 
