@@ -49,11 +49,14 @@ options:
   validate_certs:
     description:
       - Verify the endpoint's TLS certificate. Turn off only for a test endpoint you control.
+      - V(false) turns verification off entirely, whatever O(aws_ca_bundle) or E(AWS_CA_BUNDLE) say.
     type: bool
     default: true
   aws_ca_bundle:
     description:
-      - A CA bundle file to verify the endpoint's certificate with.
+      - A CA bundle file to verify the endpoint's certificate with, for example a TLS-inspecting proxy's CA.
+      - When unset, botocore's own chain decides, as for the AWS CLI, E(AWS_CA_BUNDLE), then the profile's
+        C(ca_bundle), then the bundle botocore ships with.
     type: path
   aws_config:
     description:
