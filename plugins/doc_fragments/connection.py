@@ -38,6 +38,7 @@ options:
       - The region to sign requests for. IAM is a global service, so this is rarely needed;
         without one the module uses V(us-east-1), where IAM's global endpoint signs.
       - Set it for other partitions, for example V(cn-north-1) or V(us-gov-west-1).
+      - It is also the region of the STS call that assumes the role of a O(profile) with C(role_arn).
     type: str
     aliases: [aws_region]
   endpoint_url:

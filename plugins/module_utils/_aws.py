@@ -16,6 +16,7 @@ try:
         BotoCoreError,
         ClientError,
         NoCredentialsError,
+        NoRegionError,
         ProfileNotFound,
         ReadTimeoutError,
         SSLError,
@@ -201,6 +202,8 @@ def connect(params, service="iam", max_pool_connections=None):
         session = botocore.session.Session(profile=params.get("profile"))
         if params.get("access_key"):
             session.set_credentials(params["access_key"], params["secret_key"], params.get("session_token"))
+        if params.get("region"):  # also the region of the STS call that assumes a profile's role
+            session.set_config_variable("region", params["region"])
         _check_settings(session)
         credentials = _frozen_credentials(session)
         # IAM is global: AWS needs no region, but a custom endpoint (AWS_ENDPOINT_URL_IAM, moto)
@@ -319,6 +322,12 @@ def describe_error(exc, operation=None):
             "No AWS credentials found. Set access_key and secret_key, or profile, or the AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY environment variables, or run where an instance or container role is available.",
             "NoCredentials",
+        )
+    if isinstance(exc, NoRegionError):
+        # IAM itself needs none (us-east-1 signs); this comes from STS assuming a profile's role.
+        return KeyguardError(
+            "Assuming the profile's role needs a region for STS: set region, AWS_REGION, or region in the profile.",
+            "NoRegion",
         )
     if isinstance(exc, ProfileNotFound):
         return KeyguardError(

@@ -55,14 +55,14 @@ def test_endpoint_answering_html_is_one_line_naming_it(ansible, html_endpoint, p
     )
 
 
-def role_profiles(tmp_path, alice, moto):
+def role_profiles(tmp_path, alice, moto, region="region = us-east-1\n"):
     """Write profile alice (alice's static key) and alice-role (assumes a role with it); return the environment."""
     (tmp_path / "aws-credentials").write_text(
         f"[alice]\naws_access_key_id = {alice['AccessKeyId']}\naws_secret_access_key = {alice['SecretAccessKey']}\n"
     )
     (tmp_path / "aws-config").write_text(
-        f"[profile alice-role]\nrole_arn = {ROLE_ARN}\nsource_profile = alice\nregion = us-east-1\n\n"
-        f"[profile env-role]\nrole_arn = {ROLE_ARN}\ncredential_source = Environment\nregion = us-east-1\n"
+        f"[profile alice-role]\nrole_arn = {ROLE_ARN}\nsource_profile = alice\n{region}\n"
+        f"[profile env-role]\nrole_arn = {ROLE_ARN}\ncredential_source = Environment\n{region}"
     )
     return {"AWS_ENDPOINT_URL_STS": moto.url}  # botocore's AssumeRole goes to moto too
 
@@ -99,3 +99,37 @@ def test_refuses_to_deactivate_the_static_key_behind_an_assumed_role(ansible, mo
     assert run.result["changed"] is True, run.stdout
     assert run.calls == Counter(AssumeRole=1, ListAccessKeys=1, **({} if check else {"UpdateAccessKey": 1}))
     assert moto.status("alice", alice["AccessKeyId"]) == ("Active" if check else "Inactive")
+
+
+@pytest.mark.parametrize("region", ["option", "none"])
+def test_role_profile_without_a_region(ansible, moto, tmp_path, region):
+    """STS needs a region to assume the role; the task's region option serves, and without one the line says so."""
+    alice = moto.user_with_key("alice")
+    env = role_profiles(tmp_path, alice, moto, region="")
+    args = dict(user_name="alice", access_key_id=alice["AccessKeyId"], status="Active", profile="alice-role")
+    args["endpoint_url"] = moto.url
+    run = ansible.run(dict(args, region="us-east-1") if region == "option" else args, env=env)
+    if region == "none":
+        assert_clean_failure(run, "Assuming the profile's role needs a region for STS: set region, AWS_REGION")
+        assert run.calls == Counter()
+        return
+    assert run.result["changed"] is False, run.stdout
+    assert run.calls == Counter(AssumeRole=1, ListAccessKeys=1)
+
+
+def test_leaked_key_found_when_the_caller_may_not_list_its_own_keys(ansible, moto, fault_proxy):
+    """Under a policy narrowed to user/service/*, the caller's own ListAccessKeys is denied; the owner lookup still runs.
+
+    moto checks policies against Resource "*" only, so the proxy denies that first, caller-wide listing itself.
+    """
+    bob, carol = moto.user_with_key("bob"), moto.user_with_key("carol")
+    fault_proxy.fail("ListAccessKeys", times=1, status=403, code="AccessDenied", message="not authorized")
+    keys = [{"access_key_id": bob["AccessKeyId"]}, {"access_key_id": carol["AccessKeyId"]}]
+    connection = dict(ansible.connection(), endpoint_url=fault_proxy.url)
+    run = ansible.run(dict(access_keys=keys, status="Inactive", **connection))
+    assert run.result.get("failed") is not True, run.stdout
+    assert fault_proxy.injected == 1
+    assert [(k["user_name"], k["changed"]) for k in run.result["access_keys"]] == [("bob", True), ("carol", True)]
+    # the denied listing never reached moto; then per key: who owns it, its owner's keys, the write
+    assert run.calls == Counter(GetAccessKeyLastUsed=2, ListAccessKeys=2, UpdateAccessKey=2)
+    assert [moto.status(u, k["AccessKeyId"]) for u, k in (("bob", bob), ("carol", carol))] == ["Inactive"] * 2
