@@ -14,14 +14,16 @@ description:
     Nothing is read back after the write.
   - Without O(user_name), the key is first looked for among the calling identity's own keys (this covers
     the account root user's keys too) and updated without C(UserName), as the IAM API defines. If it is not
-    there, or the caller is not an IAM user (temporary credentials), C(GetAccessKeyLastUsed) finds the key's
-    owner. So a leaked key can be shut off knowing only its id.
+    there, or the caller is not an IAM user (temporary credentials), or may not list its own keys (a policy narrowed
+    to a user path), C(GetAccessKeyLastUsed) finds the key's owner. So a leaked key can be shut off knowing only its id.
   - With O(access_keys), sets many keys in one task, for example the RV(keyguard.aws.iam_access_key_info#module:access_keys)
     that M(keyguard.aws.iam_access_key_info) found. One client serves every key; each user's keys are listed once,
     each key that needs a change costs one C(UpdateAccessKey), and only keys without a user name need the owner lookup.
     A key that fails does not stop the others; the task then fails, listing which keys failed and why, and which
     it changed.
-  - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true).
+  - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true). With a
+    O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
+    static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.
 author:
   - Keyguard maintainers (!UNKNOWN)
 options:
