@@ -57,11 +57,12 @@ def test_endpoint_answering_html_is_one_line_naming_it(ansible, html_endpoint, p
 
 def role_profiles(tmp_path, alice, moto, region="region = us-east-1\n"):
     """Write profile alice (alice's static key) and alice-role (assumes a role with it); return the environment."""
-    (tmp_path / "aws-credentials").write_text(
-        f"[alice]\naws_access_key_id = {alice['AccessKeyId']}\naws_secret_access_key = {alice['SecretAccessKey']}\n"
-    )
+    static = f"aws_access_key_id = {alice['AccessKeyId']}\naws_secret_access_key = {alice['SecretAccessKey']}\n"
+    (tmp_path / "aws-credentials").write_text(f"[alice]\n{static}\n[self-role]\n{static}")
     (tmp_path / "aws-config").write_text(
         f"[profile alice-role]\nrole_arn = {ROLE_ARN}\nsource_profile = alice\n{region}\n"
+        f"[profile chained-role]\nrole_arn = {ROLE_ARN}\nsource_profile = alice-role\n{region}\n"
+        f"[profile self-role]\nrole_arn = {ROLE_ARN}\nsource_profile = self-role\n{region}\n"
         f"[profile env-role]\nrole_arn = {ROLE_ARN}\ncredential_source = Environment\n{region}"
     )
     return {"AWS_ENDPOINT_URL_STS": moto.url}  # botocore's AssumeRole goes to moto too
@@ -82,8 +83,11 @@ def test_refused_role_assumption_is_one_line_naming_the_profile(ansible, moto, t
     assert run.calls == Counter(AssumeRole=1)  # refused, so no IAM call follows
 
 
-@pytest.mark.parametrize("profile", ["alice-role", "env-role"])
-@pytest.mark.parametrize("check", [True, False], ids=["check", "apply"])
+@pytest.mark.parametrize(
+    "profile, check",  # check mode does not depend on where the key comes from: once is enough
+    [("alice-role", True), ("alice-role", False), ("chained-role", False), ("self-role", False), ("env-role", False)],
+    ids=["alice-role-check", "alice-role", "chained-role", "self-role", "env-role"],
+)
 def test_refuses_to_deactivate_the_static_key_behind_an_assumed_role(ansible, moto, tmp_path, profile, check):
     alice = moto.user_with_key("alice")
     env = role_profiles(tmp_path, alice, moto)
@@ -92,12 +96,13 @@ def test_refuses_to_deactivate_the_static_key_behind_an_assumed_role(ansible, mo
     args = dict(access_key_id=alice["AccessKeyId"], status="Inactive", profile=profile, endpoint_url=moto.url)
     run = ansible.run(args, check=check, env=env)
     assert_clean_failure(run, f"Refusing to deactivate access key {alice['AccessKeyId']}", "allow_self_deactivation")
-    assert run.calls == Counter(AssumeRole=1)  # the credentials, then nothing: refused before any IAM call
+    assumed = 2 if profile == "chained-role" else 1  # a role assumed from a role: two AssumeRole calls
+    assert run.calls == Counter(AssumeRole=assumed)  # the credentials, then nothing: refused before any IAM call
     assert moto.status("alice", alice["AccessKeyId"]) == "Active"
 
     run = ansible.run(dict(args, user_name="alice", allow_self_deactivation=True), check=check, env=env)
     assert run.result["changed"] is True, run.stdout
-    assert run.calls == Counter(AssumeRole=1, ListAccessKeys=1, **({} if check else {"UpdateAccessKey": 1}))
+    assert run.calls == Counter(AssumeRole=assumed, ListAccessKeys=1, **({} if check else {"UpdateAccessKey": 1}))
     assert moto.status("alice", alice["AccessKeyId"]) == ("Active" if check else "Inactive")
 
 
