@@ -21,7 +21,7 @@ ERROR_BODY = (
 
 
 class FaultProxy:
-    """Forward IAM requests to `target`, failing the first `times` requests of `action` as told."""
+    """Forward AWS query-protocol requests (IAM, STS) to `target`, failing those of an action as told."""
 
     def __init__(self, target, tls=None):
         """Start serving on a free loopback port; with `tls` (an ssl.SSLContext), over HTTPS."""
