@@ -1,0 +1,212 @@
+"""Event-driven containment end to end: ansible-rulebook from .venv-eda, the collection's rulebook, source and
+playbook, against moto's SQS and IAM on 127.0.0.1. One rulebook run handles the whole sequence of events, as a
+long-running activation would, to keep the number of ansible-rulebook starts (and CI time) small."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from eda_rulebook import EDA_BIN, REPO, RulebookRun, make_queue, wait_until
+from harness import COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
+from tcp_link import TcpLink
+
+SAMPLES = REPO / "tests" / "unit" / "extensions" / "eda" / "samples"
+# The rulebook signs as a key moto never issued, so the playbook's owner lookup asks IAM for each key's user,
+# and its requests are told apart from the test's own by this key.
+CREDENTIALS = {"aws_access_key_id": STRANGER_KEY, "aws_secret_access_key": STRANGER_SECRET}
+LOOKUP = Counter(ListAccessKeys=2, GetAccessKeyLastUsed=1)
+RECAP = "PLAY RECAP"
+
+
+def health_event(key_id):
+    """Return the stored AWS Health exposure event, naming this key."""
+    event = json.loads((SAMPLES / "health_credentials_exposed.json").read_text())
+    event["detail"]["affectedEntities"] = [{"entityValue": key_id}]
+    return event
+
+
+def guardduty_finding(name, key_id, user_name):
+    """Return a stored GuardDuty finding, naming this key and user."""
+    event = json.loads((SAMPLES / f"{name}.json").read_text())
+    event["detail"]["resource"]["accessKeyDetails"].update(accessKeyId=key_id, userName=user_name)
+    return event
+
+
+def queue_is_empty(sqs, url):
+    """Return whether the queue holds no message, visible or in flight."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return all(attributes[name] == "0" for name in names)
+
+
+def iam_calls(moto):
+    """Return the IAM calls the rulebook's playbooks made since the last clear, by action."""
+    calls = Counter()
+    for line in moto.recording.read_text().splitlines() if moto.recording.exists() else []:
+        entry = json.loads(line)
+        if f"Credential={STRANGER_KEY}/" not in entry["headers"].get("Authorization", ""):
+            continue
+        body = entry.get("body") or ""
+        body = base64.b64decode(body).decode() if entry.get("body_encoded") else body
+        calls.update(parse_qs(body).get("Action", []))  # IAM's query protocol; SQS's JSON has no Action
+    return calls
+
+
+@pytest.fixture
+def link(moto):
+    """Yield a cuttable TCP link in front of moto, for the source's SQS traffic."""
+    relay = TcpLink(moto.url)
+    yield relay
+    relay.close()
+
+
+def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, link, tmp_path):
+    keys = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("bob", "carol", "dave", "erin")}
+    gone = moto.add_key("erin")["AccessKeyId"]
+    moto.iam.delete_access_key(UserName="erin", AccessKeyId=gone)
+    sqs, queue_url, dlq_url = make_queue(moto.url, CREDENTIALS, visibility_timeout=2, max_receive_count=3)
+    # The source reaches SQS through the link (and the endpoint_url argument); the playbook reaches IAM directly.
+    variables = {"queue_url": queue_url, "region": "us-east-1", "endpoint_url": link.url}
+    run = RulebookRun(tmp_path, moto.url, CREDENTIALS, variables)
+    try:
+        run.wait_for("Polling")
+        moto.clear_calls()
+
+        # An AWS Health exposure event: the key is shut off, and the message is gone from the queue.
+        health = json.dumps(health_event(keys["bob"]))
+        sqs.send_message(QueueUrl=queue_url, MessageBody=health)
+        wait_until(lambda: moto.status("bob", keys["bob"]) == "Inactive", what="bob's key to be Inactive")
+        wait_until(lambda: queue_is_empty(sqs, queue_url), what="the queue to be empty")
+        text = run.wait_for(RECAP, 1)
+        assert (
+            f"Exposed access key {keys['bob']} of IAM user bob in account 123456789012: "
+            "Active -> Inactive (deactivated now)"
+        ) in text
+        assert iam_calls(moto) == LOOKUP + Counter(UpdateAccessKey=1)
+
+        # The same event again (SQS delivers at least once): nothing changes and nothing fails.
+        moto.clear_calls()
+        sqs.send_message(QueueUrl=queue_url, MessageBody=health)
+        text = run.wait_for(RECAP, 2)
+        assert "Active -> Inactive" not in text.split(RECAP)[1]
+        assert f"{keys['bob']} of IAM user bob in account 123456789012: Inactive -> Inactive" in text
+        assert "already inactive, nothing changed" in text
+        assert "failed=1" not in text
+        assert iam_calls(moto) == LOOKUP  # read only: no UpdateAccessKey
+        assert moto.status("bob", keys["bob"]) == "Inactive"
+
+        # The connection to SQS drops in the middle of a long poll: the source backs off, retries, and goes on.
+        # (moto, like SQS, may still hand the next message to the orphaned poll; it comes back after 2 s.)
+        link.cut()
+        run.wait_for("Receiving from SQS failed")
+        link.restore()
+        finding = guardduty_finding("guardduty_malicious_ip_caller", keys["carol"], "carol")
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(finding))
+        wait_until(lambda: moto.status("carol", keys["carol"]) == "Inactive", what="carol's key to be Inactive")
+        run.wait_for(RECAP, 3)
+
+        # Not JSON, an unrelated event and a role's temporary key: none runs the playbook, none stops the source.
+        sqs.send_message(QueueUrl=queue_url, MessageBody="this is not JSON {")
+        unrelated = (SAMPLES / "guardduty_ec2_ssh_brute_force.json").read_text()
+        sqs.send_message(QueueUrl=queue_url, MessageBody=unrelated)
+        role_key = "ASIAQ3EGUDGXEXAMPLE1"
+        role = guardduty_finding("guardduty_instance_credential_exfiltration", role_key, "web-tier-instance-role")
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(role))
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(keys["dave"])))
+        wait_until(lambda: moto.status("dave", keys["dave"]) == "Inactive", what="dave's key to be Inactive")
+        text = run.wait_for(RECAP, 4)
+        assert "is not JSON (18 characters); leaving it for the queue's redrive policy" in text
+        assert f"NOT CONTAINED: {role_key} in account 123456789012" in text
+        assert "temporary credentials (ASIA...)" in text
+        # The message that is not JSON was left alone, so the redrive policy moved it to the dead-letter queue.
+        moved = wait_until(
+            lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages"),
+            what="the message that is not JSON in the dead-letter queue",
+        )
+        assert [m["Body"] for m in moved] == ["this is not JSON {"]
+
+        # A key that no longer exists: the playbook fails and says why; the next event is still handled.
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(gone)))
+        text = run.wait_for(RECAP, 5)
+        assert f"Access key {gone} is not one of the caller's own keys, and its owner could not be found" in text
+        assert f"The Access Key with id {gone} cannot be found" in text
+        assert "failed=1" in text.split(RECAP)[-1]
+        assert "Traceback" not in text
+        assert "MODULE FAILURE" not in text
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(keys["erin"])))
+        wait_until(lambda: moto.status("erin", keys["erin"]) == "Inactive", what="erin's key to be Inactive")
+        run.wait_for(RECAP, 6)
+        wait_until(lambda: queue_is_empty(sqs, queue_url), what="the queue to be empty")
+        assert run.process.poll() is None
+
+        # Stopping during a 20 s long poll does not wait for the poll to end.
+        time.sleep(1)
+        assert run.stop() < 10
+    finally:
+        run.stop()
+    text = run.text()
+    assert STRANGER_SECRET not in text  # the credentials the source and the playbook use are never printed
+    assert "Traceback" not in text
+
+
+def test_bad_source_arguments_stop_the_rulebook_with_the_reason(moto, tmp_path):
+    _sqs, queue_url, _dlq = make_queue(moto.url, CREDENTIALS)
+    run = RulebookRun(tmp_path, moto.url, CREDENTIALS, {"queue_url": queue_url, "region": "us east"})
+    try:
+        run.process.wait(120)
+    finally:
+        run.stop()
+    assert run.process.returncode != 0
+    text = run.text()
+    assert (
+        "keyguard.aws.exposed_key_events: region must be an AWS region name such as us-east-1, not 'us east'." in text
+    )
+
+
+@pytest.mark.parametrize("rulebook", ["contain_exposed_keys.yml", "contain_exposed_keys_controller.yml"])
+def test_rulebooks_pass_ansible_rulebook_schema_and_parser(rulebook):
+    script = """
+import shutil, sys, yaml
+from ansible_rulebook.conf import settings
+from ansible_rulebook.rules_parser import parse_rule_sets
+settings.ansible_galaxy_path = shutil.which("ansible-galaxy")  # what ansible-rulebook's CLI sets at start
+from ansible_rulebook.validators import Validate
+data = yaml.safe_load(open(sys.argv[1]))
+Validate.rulebook(data)
+rulesets = parse_rule_sets(data)
+print([(r.name, [rule.name for rule in rs.rules]) for rs in rulesets for r in [rs]])
+print([action.action for rs in rulesets for rule in rs.rules for action in rule.actions])
+"""
+    path = REPO / "extensions" / "eda" / "rulebooks" / rulebook
+    env = dict(os.environ, PATH=f"{EDA_BIN}{os.pathsep}{os.environ['PATH']}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))
+    result = subprocess.run(
+        [str(EDA_BIN / "python"), "-c", script, str(path)], capture_output=True, text=True, check=False, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    names, actions = result.stdout.splitlines()
+    assert "Deactivate an exposed access key" in names
+    expected = "run_job_template" if "controller" in rulebook else "run_playbook"
+    assert actions == str([expected, "debug"])
+
+
+def test_eda_venv_is_the_pinned_one():
+    freeze = subprocess.run(
+        [str(EDA_BIN / "python"), "-m", "pip", "freeze"], capture_output=True, text=True, check=True
+    )
+    installed = {line.split("==")[0].lower().replace("_", "-"): line for line in freeze.stdout.splitlines()}
+    pins = [
+        line
+        for line in Path(REPO / "constraints-eda.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    for pin in pins:
+        name = pin.split("==")[0].lower().replace("_", "-")
+        assert installed.get(name, "").lower().replace("_", "-") == pin.lower().replace("_", "-"), pin
