@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from eda_rulebook import EDA_BIN, REPO, RulebookRun, make_queue, wait_until
-from harness import COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
+from harness import BIN, COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
 from tcp_link import TcpLink
 
 SAMPLES = REPO / "tests" / "unit" / "extensions" / "eda" / "samples"
@@ -210,3 +210,28 @@ def test_eda_venv_is_the_pinned_one():
     for pin in pins:
         name = pin.split("==")[0].lower().replace("_", "-")
         assert installed.get(name, "").lower().replace("_", "-") == pin.lower().replace("_", "-"), pin
+
+
+def test_decision_environment_definition_builds_a_context(tmp_path):
+    context = tmp_path / "context"
+    definition = REPO / "docs" / "decision-environment"
+    subprocess.run(
+        [str(BIN / "ansible-builder"), "create", "-f", "decision-environment.yml", "-c", str(context)],
+        cwd=definition,
+        check=True,
+        capture_output=True,
+    )
+    build_file = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists())
+    assert "ansible-galaxy collection install" in build_file.read_text()
+    assert "keyguard.aws" in (context / "_build" / "requirements.yml").read_text()
+    assert "ansible-rulebook" in (context / "_build" / "requirements.txt").read_text()
+    assert "java-17-openjdk-headless [platform:rpm]" in (context / "_build" / "bindep.txt").read_text()
+
+
+def test_java_for_eda_is_only_in_bindep_eda_profile():
+    listed = [str(BIN / "bindep"), "-f", str(REPO / "bindep.txt"), "-l", "newline"]
+    default = subprocess.run(listed, capture_output=True, text=True, check=True).stdout.split()
+    eda = subprocess.run([*listed, "eda"], capture_output=True, text=True, check=True).stdout.split()
+    assert default == []  # execution environments for job templates get no Java
+    assert len(eda) == 1
+    assert eda[0] in ("openjdk-17-jre-headless", "java-17-openjdk-headless")
