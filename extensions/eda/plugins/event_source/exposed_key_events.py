@@ -18,27 +18,35 @@ DOCUMENTATION = r"""
 ---
 short_description: Exposed AWS access keys from AWS Health and GuardDuty, through an SQS queue.
 description:
-  - Long-polls an SQS queue that an EventBridge rule fills with AWS Health C(AWS_RISK_CREDENTIALS_EXPOSED) events
+  - >-
+    Long-polls an SQS queue that an EventBridge rule fills with AWS Health C(AWS_RISK_CREDENTIALS_EXPOSED) events
     (also C(AWS_RISK_CREDENTIALS_COMPROMISED) and C(AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED)) and GuardDuty
     findings whose resource carries C(accessKeyDetails).
-  - Puts one event per affected access key, C({"keyguard": {...}, "raw": <the EventBridge event>}), where C(keyguard)
+  - >-
+    Puts one event per affected access key, C({"keyguard": {...}, "raw": <the EventBridge event>}), where C(keyguard)
     has C(access_key_id), C(user_name) (when the event names it), C(account_id), C(source) (C(aws.health) or
     C(aws.guardduty)), C(reason) (the Health event type or the GuardDuty finding type), C(event_time), C(event_id),
     C(actionable), and C(not_actionable_reason) when C(actionable) is false.
-  - C(actionable) is false for keys that C(UpdateAccessKey) cannot switch off, with the reason said, so a rulebook
+  - >-
+    C(actionable) is false for keys that C(UpdateAccessKey) cannot switch off, with the reason said, so a rulebook
     can leave them to a person, for temporary credentials (C(ASIA...)), GuardDuty findings whose C(userType) is not
     C(IAMUser), GuardDuty sample findings, and values that are not access key IDs.
-  - Any other message that is JSON is put as C({"raw": <the message>}) without a C(keyguard) key. A message that
+  - >-
+    Any other message that is JSON is put as C({"raw": <the message>}) without a C(keyguard) key. A message that
     SNS delivered (C(Type) C(Notification)) is unwrapped first.
-  - Delivery is at least once. A message is deleted only after all its events are on ansible-rulebook's queue; a
+  - >-
+    Delivery is at least once. A message is deleted only after all its events are on ansible-rulebook's queue; a
     message that is not JSON is logged (its ID and size, never its body) and left on the queue for the queue's
     redrive policy to move to a dead-letter queue. Connection failures are retried with a growing delay (1 s to
     30 s) and never stop the source. Stopping the source does not wait for a long poll to end.
-  - Credentials come from the AWS credential chain (environment, profile, instance or container role) unless
+  - >-
+    Credentials come from the AWS credential chain (environment, profile, instance or container role) unless
     O(access_key) and O(secret_key) or O(profile) are set. The source never logs them.
-  - Optional arguments set to an empty string count as unset, so a rulebook can pass
+  - >-
+    Optional arguments set to an empty string count as unset, so a rulebook can pass
     C("{{ region | default('') }}").
-  - The credentials need C(sqs:ReceiveMessage), C(sqs:DeleteMessage) and C(sqs:GetQueueAttributes) on the queue.
+  - >-
+    The credentials need C(sqs:ReceiveMessage), C(sqs:DeleteMessage) and C(sqs:GetQueueAttributes) on the queue.
 options:
   queue_url:
     description: URL of the SQS queue, for example C(https://sqs.us-east-1.amazonaws.com/123456789012/keyguard-events).

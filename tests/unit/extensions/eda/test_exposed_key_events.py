@@ -418,3 +418,14 @@ def test_a_call_in_a_daemon_thread_returns_its_result_or_raises_its_error():
         return result
 
     assert asyncio.run(both()) == {"a": 1}
+
+
+def test_documented_options_are_exactly_the_accepted_arguments():
+    import yaml
+
+    options = yaml.safe_load(source.DOCUMENTATION)["options"]
+    assert set(options) == set(source.STRING_ARGS) | set(source.INT_ARGS)
+    for name, (default, _lowest, _highest) in source.INT_ARGS.items():
+        assert options[name]["default"] == default
+    assert [name for name, spec in options.items() if spec.get("required")] == ["queue_url"]
+    assert yaml.safe_load(source.EXAMPLES)[0]["sources"][0]["keyguard.aws.exposed_key_events"]["queue_url"]
