@@ -235,3 +235,56 @@ def test_java_for_eda_is_only_in_bindep_eda_profile():
     assert default == []  # execution environments for job templates get no Java
     assert len(eda) == 1
     assert eda[0] in ("openjdk-17-jre-headless", "java-17-openjdk-headless")
+
+
+# --- the playbook by hand: what the rulebook and the AWX job template run ---------------------------------------
+
+
+def contain_by_hand(ansible, check=False, **extra_vars):
+    """Run playbooks/contain_exposed_key.yml against moto, credentials from the environment; return the Run."""
+    env = {"AWS_ACCESS_KEY_ID": STRANGER_KEY, "AWS_SECRET_ACCESS_KEY": STRANGER_SECRET}
+    env["AWS_ENDPOINT_URL_IAM"] = ansible.moto.url
+    path = REPO / "playbooks" / "contain_exposed_key.yml"
+    return ansible.run_file(path, check=check, env=env, extra_vars=extra_vars)
+
+
+def test_playbook_with_a_role_template_stays_in_the_home_account(ansible, moto):
+    key = moto.user_with_key("intern")["AccessKeyId"]
+    same_account = dict(
+        access_key_id=key,
+        account_id="123456789012",
+        keyguard_role_arn_template="arn:aws:iam::{account_id}:role/KeyguardContainment",
+        keyguard_home_account_id="123456789012",
+    )
+    preview = contain_by_hand(ansible, check=True, **same_account)
+    assert preview.rc == 0, preview.stdout
+    expected = f"{key} of IAM user intern in account 123456789012: Active -> Inactive"
+    assert f"{expected} (check mode: would be deactivated)" in preview.stdout
+    assert moto.status("intern", key) == "Active"
+    assert preview.calls == LOOKUP  # check mode reads, never writes, and assumes no role
+    applied = contain_by_hand(ansible, **same_account)
+    assert applied.rc == 0, applied.stdout
+    assert f"{expected} (deactivated now)" in applied.stdout
+    assert applied.calls == LOOKUP + Counter(UpdateAccessKey=1)
+    assert moto.status("intern", key) == "Inactive"
+    again = contain_by_hand(ansible, access_key_id=key)  # no account, no template: the caller's account
+    assert again.rc == 0, again.stdout
+    assert f"{key} of IAM user intern: Inactive -> Inactive (already inactive, nothing changed)" in again.stdout
+    assert again.calls == LOOKUP
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        ({}, "access_key_id is required: pass -e access_key_id=AKIA..., or run this from the rulebook."),
+        (
+            {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "keyguard_role_arn_template": "arn:aws:iam::1:role/Fixed"},
+            "keyguard_role_arn_template must contain {account_id}",
+        ),
+    ],
+)
+def test_playbook_input_errors_are_named_before_any_call(ansible, moto, extra_vars, message):
+    run = contain_by_hand(ansible, **extra_vars)
+    assert run.rc != 0
+    assert message in run.stdout
+    assert run.calls == Counter()

@@ -381,7 +381,7 @@ def test_a_queue_without_a_redrive_policy_is_warned_about(sqs, caplog):
 
 def test_backoff_grows_to_thirty_seconds_and_resets():
     backoff = source.Backoff()
-    assert [backoff.next_delay() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert [backoff.next_delay() for _attempt in range(7)] == [1, 2, 4, 8, 16, 30, 30]
     backoff.reset()
     assert backoff.next_delay() == 1
 
