@@ -47,7 +47,7 @@ def make_queue(moto_url, credentials, name="keyguard-exposed-keys", visibility_t
 class RulebookRun:
     """One ansible-rulebook process running the collection's rulebook, its output collected in a file."""
 
-    def __init__(self, workdir, moto_url, credentials, variables, rulebook=RULEBOOK, verbose=True):
+    def __init__(self, workdir, moto_url, credentials, variables, rulebook=RULEBOOK, verbose=True, extra_args=()):
         workdir = Path(workdir)
         self.output = workdir / "rulebook.log"
         (workdir / "inventory.yml").write_text(INVENTORY)
@@ -70,9 +70,10 @@ class RulebookRun:
             ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         )
         command = [str(require_eda_venv()), "-r", rulebook, "-i", str(workdir / "inventory.yml")]
-        command += ["--vars", str(workdir / "vars.json")] + ["-v"] * verbose
+        command += ["--vars", str(workdir / "vars.json"), *extra_args] + ["-v"] * verbose
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+        self.env = env
 
     def text(self):
         """Return everything the run has printed so far."""

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from eda_rulebook import EDA_BIN, REPO, RulebookRun, make_queue, wait_until
+from fake_controller import FakeController
 from harness import BIN, COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
 from tcp_link import TcpLink
 
@@ -271,6 +272,13 @@ def test_playbook_with_a_role_template_stays_in_the_home_account(ansible, moto):
     assert again.rc == 0, again.stdout
     assert f"{key} of IAM user intern: Inactive -> Inactive (already inactive, nothing changed)" in again.stdout
     assert again.calls == LOOKUP
+    # An account ID that a rulebook's native templating turned into a number gets its leading zero back, and
+    # still matches the home account given as a number too: no role is assumed.
+    numbers = dict(same_account, account_id=12345678901, keyguard_home_account_id=12345678901)
+    renumbered = contain_by_hand(ansible, **numbers)
+    assert renumbered.rc == 0, renumbered.stdout
+    assert f"{key} of IAM user intern in account 012345678901: Inactive -> Inactive" in renumbered.stdout
+    assert renumbered.calls == LOOKUP
 
 
 @pytest.mark.parametrize(
@@ -288,3 +296,41 @@ def test_playbook_input_errors_are_named_before_any_call(ansible, moto, extra_va
     assert run.rc != 0
     assert message in run.stdout
     assert run.calls == Counter()
+
+
+def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_path):
+    key = moto.user_with_key("intern")["AccessKeyId"]
+    sqs, queue_url, _dlq = make_queue(moto.url, CREDENTIALS)
+    variables = {"queue_url": queue_url, "job_template": "Contain exposed AWS access key", "organization": "Security"}
+    playbook = [str(EDA_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local"]
+    playbook.append(str(REPO / "playbooks" / "contain_exposed_key.yml"))
+    controller = None
+    run = None
+    try:
+        controller = FakeController("Contain exposed AWS access key", "Security", playbook, env=None)
+        run = RulebookRun(
+            tmp_path,
+            moto.url,
+            CREDENTIALS,
+            variables,
+            rulebook="keyguard.aws.contain_exposed_keys_controller",
+            extra_args=("--controller-url", controller.url, "--controller-token", "not-a-real-token"),
+        )
+        # The controller runs the job's playbook with the environment the rulebook has (credentials, endpoints).
+        controller.env = dict(run.env, ANSIBLE_PYTHON_INTERPRETER=str(EDA_BIN / "python"))
+        run.wait_for("Polling")
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(key)))
+        wait_until(lambda: moto.status("intern", key) == "Inactive", what="intern's key to be Inactive")
+        wait_until(lambda: controller.jobs and controller.jobs[101]["status"] != "running", what="the job to end")
+        (launch,) = controller.launches
+        assert launch["extra_vars"]["access_key_id"] == key
+        # ansible-rulebook renders "{{ event.keyguard.account_id }}" natively: a number; the playbook copes.
+        assert str(launch["extra_vars"]["account_id"]) == "123456789012"
+        assert launch["extra_vars"]["ansible_eda"]["event"]["keyguard"]["access_key_id"] == key
+        assert controller.jobs[101]["status"] == "successful", controller.jobs[101]["stdout"]
+        assert f"{key} of IAM user intern in account 123456789012: Active -> Inactive" in controller.jobs[101]["stdout"]
+    finally:
+        if run:
+            run.stop()
+        if controller:
+            controller.close()
