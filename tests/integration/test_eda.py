@@ -274,7 +274,7 @@ def test_playbook_with_a_role_template_stays_in_the_home_account(ansible, moto):
     assert again.calls == LOOKUP
     # An account ID that a rulebook's native templating turned into a number gets its leading zero back, and
     # still matches the home account given as a number too: no role is assumed.
-    numbers = dict(same_account, account_id=12345678901, keyguard_home_account_id=12345678901)
+    numbers = {**same_account, "account_id": 12345678901, "keyguard_home_account_id": 12345678901}
     renumbered = contain_by_hand(ansible, **numbers)
     assert renumbered.rc == 0, renumbered.stdout
     assert f"{key} of IAM user intern in account 012345678901: Inactive -> Inactive" in renumbered.stdout
