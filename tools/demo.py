@@ -182,9 +182,8 @@ def eda_containment(moto, env):
                 user, key_id = watch
                 key_id = key_id or keys[user]
                 status = iam.list_access_keys(UserName=user)["AccessKeyMetadata"][0]["Status"]
-                print(
-                    f"[{key_id} is {status} in IAM; the playbook ended {time.monotonic() - sent:.1f} s after the event was sent]"
-                )
+                elapsed = time.monotonic() - sent
+                print(f"[{key_id} is {status} in IAM; the playbook ended {elapsed:.1f} s after the event was sent]")
             text = run.text()
             print(readable(text[shown:]), flush=True)
             shown = len(text)
