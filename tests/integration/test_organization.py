@@ -563,3 +563,18 @@ def test_inventory_plugin_documents_every_option_it_reads(tmp_path):
         assert sorted(option.get("aliases", [])) == sorted(spec.get("aliases", [])), name
     assert set(accounts.OPTIONS) | {"plugin", "compose", "keyed_groups", "groups", "strict", "cache"} <= set(documented)
     assert documented["role_arn_template"]["default"] == DEFAULT_ROLE_ARN_TEMPLATE
+
+
+def test_inventory_refuses_two_accounts_with_the_same_host_name(ansible, moto, org, tmp_path):
+    twin = org.aws.account("alpha")  # Organizations lets two accounts share a name
+    env = environment(
+        ansible, moto, ANSIBLE_INVENTORY_ENABLED="keyguard.aws.accounts", ANSIBLE_INVENTORY_UNPARSED_FAILED="1"
+    )
+    done, _listing = inventory(ansible, moto, inventory_source(tmp_path, hostname="name"), env=env)
+
+    assert done.returncode != 0
+    assert "keyguard.aws.accounts: hostname: accounts " in done.stderr
+    assert f"and {twin} are both named 'alpha'; set hostname: id, or filter one out." in done.stderr
+
+    done, listing = inventory(ansible, moto, inventory_source(tmp_path, name="ids.accounts.yml"))
+    assert {org.ids["alpha"], twin} <= set(listing["_meta"]["hostvars"])  # by ID (the default), both are hosts
