@@ -94,7 +94,6 @@ def test_owner_lookup_when_signing_as_a_non_user(ansible, moto):
     )
 
 
-@pytest.mark.matrix
 def test_owner_lookup_when_the_key_is_another_users(ansible, moto):
     signer = moto.user_with_key("dave")
     key = moto.user_with_key("bob")
