@@ -74,7 +74,7 @@ integration: setup
 
 # ansible-test sanity (no ignore files) and units at both ends of the support matrix, side by side: every sanity
 # test on the newest ansible-core, and on the oldest only those whose verdict depends on ansible-core or Python.
-sanity: setup
+sanity:
 	.ci/parallel.sh "$(MAKE) --no-print-directory sanity-newest" "$(MAKE) --no-print-directory sanity-oldest"
 
 sanity-newest: $(VENV_NEWEST)/.installed
