@@ -117,3 +117,28 @@ format: setup
 
 clean:
 	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+
+# --- Event-Driven Ansible (issue 12): ansible-rulebook in a pinned venv of its own; it needs Java 17 (bindep.txt).
+VENV_EDA := .venv-eda
+.PHONY: demo-eda bench-eda clean-eda
+
+$(VENV_EDA)/.installed: requirements-eda.txt constraints-eda.txt
+	$(PYTHON) -m venv $(VENV_EDA)
+	$(VENV_EDA)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-eda.txt -c constraints-eda.txt
+	touch $@
+
+# The integration tests run ansible-rulebook from $(VENV_EDA), so every pytest run that includes them builds it.
+pytest integration: $(VENV_EDA)/.installed
+
+demo-eda: setup $(VENV_EDA)/.installed
+	$(BIN)/python tools/demo.py eda
+
+# Seconds from an event sent to SQS to the key Inactive, median of 10; writes benchmarks/results/eda_latency.json.
+bench-eda: setup $(VENV_EDA)/.installed
+	$(BIN)/python benchmarks/eda_latency.py
+
+bench: bench-eda
+
+clean: clean-eda
+clean-eda:
+	rm -rf $(VENV_EDA)

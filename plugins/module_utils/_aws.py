@@ -16,12 +16,15 @@ try:
         BotoCoreError,
         ClientError,
         NoCredentialsError,
+        NoRegionError,
         ProfileNotFound,
         ReadTimeoutError,
+        SSLError,
     )
     from botocore.exceptions import (
         ConnectionError as EndpointUnreachable,
     )
+    from botocore.parsers import ResponseParserError
 except ImportError:  # pragma: no cover - reported by the module with missing_required_lib
     HAS_BOTOCORE = False
 else:
@@ -119,12 +122,63 @@ def client_config(aws_config):
     config = Config(**DEFAULT_TIMEOUTS)
     if not aws_config:
         return config
+    _check_aws_config(aws_config)
     try:
         return config.merge(Config(**aws_config))
     except TypeError as exc:
         raise KeyguardError(f"aws_config: {exc}; see botocore's Config for the accepted keys.") from None
     except (ValueError, BotoCoreError) as exc:
         raise KeyguardError(f"aws_config: {exc}") from None
+
+
+def _check_aws_config(aws_config):
+    """Raise KeyguardError naming an aws_config setting of the wrong type, which botocore would crash on later."""
+    for name, value in aws_config.items():
+        if name in ("connect_timeout", "read_timeout") and not _positive(value, number=True):
+            raise KeyguardError(f"aws_config: {name} must be a number of seconds greater than 0, not {value!r}.")
+        if name == "max_pool_connections" and not _positive(value):
+            raise KeyguardError(f"aws_config: max_pool_connections must be a whole number of 1 or more, not {value!r}.")
+        if name in ("user_agent", "user_agent_extra", "user_agent_appid", "region_name") and not isinstance(value, str):
+            raise KeyguardError(f"aws_config: {name} must be a string, not {value!r}.")
+        if name == "retries" and not isinstance(value, dict):
+            raise KeyguardError(f"aws_config: retries must be a dict such as {{total_max_attempts: 5}}, not {value!r}.")
+    for name in ("total_max_attempts", "max_attempts"):
+        value = (aws_config.get("retries") or {}).get(name)
+        if value is not None and not _positive(value, minimum=0 if name == "max_attempts" else 1):
+            raise KeyguardError(f"aws_config: retries.{name} must be a whole number, not {value!r}.")
+
+
+def _positive(value, number=False, minimum=1):
+    """Return whether value is a whole number (or with number, any number) of at least minimum (number: above 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float) if number else int):
+        return False
+    return value > 0 if number else value >= minimum
+
+
+def _check_settings(session):
+    """Raise KeyguardError naming an AWS environment variable or profile setting that botocore would crash on."""
+    for variable in ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL"):
+        value = os.environ.get(variable)
+        if value and not URL_PATTERN.fullmatch(value):
+            raise KeyguardError(f"{variable} must be an http:// or https:// URL, not {value!r}; fix or unset it.")
+    profile = session.get_scoped_config()
+    for where, value in (
+        ("AWS_MAX_ATTEMPTS", os.environ.get("AWS_MAX_ATTEMPTS")),
+        (
+            f"max_attempts of profile {session.profile or 'default'!r}",
+            profile.get("max_attempts"),
+        ),
+    ):
+        if value and not str(value).strip().isdigit():
+            raise KeyguardError(f"{where} must be a whole number of attempts, not {value!r}; fix or unset it.")
+
+
+def _verify(params):
+    """Return botocore's verify: False, the task's CA bundle, or None so AWS_CA_BUNDLE or the profile's ca_bundle decide."""
+    # botocore consults AWS_CA_BUNDLE and a profile's ca_bundle only when verify is None.
+    if not params.get("validate_certs", True):
+        return False
+    return params.get("aws_ca_bundle") or None
 
 
 def _retries(session):
@@ -148,10 +202,10 @@ def connect(params, service="iam", max_pool_connections=None):
         session = botocore.session.Session(profile=params.get("profile"))
         if params.get("access_key"):
             session.set_credentials(params["access_key"], params["secret_key"], params.get("session_token"))
-        credentials = session.get_credentials()
-        if credentials is None:
-            raise NoCredentialsError()
-        credentials = credentials.get_frozen_credentials()
+        if params.get("region"):  # also the region of the STS call that assumes a profile's role
+            session.set_config_variable("region", params["region"])
+        _check_settings(session)
+        credentials = _frozen_credentials(session)
         # IAM is global: AWS needs no region, but a custom endpoint (AWS_ENDPOINT_URL_IAM, moto)
         # still has to be signed for one, and us-east-1 is where IAM's global endpoint signs.
         region = params.get("region") or session.get_config_variable("region") or "us-east-1"
@@ -162,17 +216,65 @@ def connect(params, service="iam", max_pool_connections=None):
             service,
             region_name=region,
             endpoint_url=params.get("endpoint_url"),
-            verify=params.get("aws_ca_bundle") or params.get("validate_certs", True),
+            verify=_verify(params),
             config=config,
         )
     except BotoCoreError as exc:
         raise describe_error(exc) from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        # botocore checks some settings only while building the client; name where they come from.
+        raise KeyguardError(
+            f"Could not set up the IAM client from aws_config, the AWS_* environment variables or the profile: {exc}",
+            "InvalidSetting",
+        ) from None
     secrets = tuple(
         s
         for s in (params.get("secret_key"), params.get("session_token"), credentials.secret_key, credentials.token)
         if s
     )
-    return Connection(client, credentials.access_key, frozenset([credentials.access_key]), secrets)
+    protected = frozenset([credentials.access_key, *_root_key_ids(session)])
+    return Connection(client, credentials.access_key, protected, secrets)
+
+
+def _frozen_credentials(session):
+    """Return the session's frozen credentials, turning a refused role assumption into one line."""
+    try:
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise NoCredentialsError()
+        return credentials.get_frozen_credentials()
+    except ClientError as exc:
+        # botocore assumes the role of a profile (role_arn) or of AWS_ROLE_ARN (web identity) while
+        # loading credentials, so STS's refusal surfaces here rather than from an IAM call.
+        error = exc.response.get("Error", {})
+        source = (
+            "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, or the profile's role_arn and web_identity_token_file"
+            if exc.operation_name == "AssumeRoleWithWebIdentity"
+            else f"role_arn and source_profile or credential_source of profile {session.profile or 'default'!r}"
+        )
+        raise KeyguardError(
+            f"Could not get credentials: sts:{exc.operation_name} failed ({error.get('Code', 'Unknown')}): "
+            f"{error.get('Message') or exc}. Check {source}.",
+            error.get("Code"),
+        ) from None
+
+
+def _root_key_ids(session):
+    """Return the static access key at the root of an assumed-role profile's chain, the key that signs AssumeRole."""
+    if getattr(session.get_credentials(), "method", None) != "assume-role":
+        return []
+    profiles = session.full_config.get("profiles", {})
+    name, seen = session.profile or "default", set()
+    while name in profiles and name not in seen:
+        seen.add(name)
+        profile = profiles[name]
+        if profile.get("credential_source") == "Environment":
+            return [os.environ["AWS_ACCESS_KEY_ID"]] if os.environ.get("AWS_ACCESS_KEY_ID") else []
+        source = profile.get("source_profile") if profile.get("role_arn") else None
+        if source is None or source == name:  # a profile may hold the keys for its own role_arn
+            return [profile["aws_access_key_id"]] if profile.get("aws_access_key_id") else []
+        name = source
+    return []
 
 
 def call(client, operation, **params):
@@ -181,6 +283,13 @@ def call(client, operation, **params):
         return getattr(client, xform_name(operation))(**params)
     except (BotoCoreError, ClientError) as exc:
         raise describe_error(exc, operation) from None
+    except (ResponseParserError, KeyError):
+        # botocore raises these on a 200 answer that is not IAM's XML: a proxy's login page, another service.
+        raise KeyguardError(
+            f"iam:{operation}: the endpoint {client.meta.endpoint_url} answered with something that is not an IAM "
+            "response. Check endpoint_url, AWS_ENDPOINT_URL_IAM or AWS_ENDPOINT_URL, and any proxy in between.",
+            "NotIAM",
+        ) from None
 
 
 def describe_error(exc, operation=None):
@@ -214,6 +323,12 @@ def describe_error(exc, operation=None):
             "AWS_SECRET_ACCESS_KEY environment variables, or run where an instance or container role is available.",
             "NoCredentials",
         )
+    if isinstance(exc, NoRegionError):
+        # IAM itself needs none (us-east-1 signs); this comes from STS assuming a profile's role.
+        return KeyguardError(
+            "Assuming the profile's role needs a region for STS: set region, AWS_REGION, or region in the profile.",
+            "NoRegion",
+        )
     if isinstance(exc, ProfileNotFound):
         return KeyguardError(
             f"profile {exc.kwargs.get('profile')!r} is not in the AWS config or credentials files; check its name, "
@@ -224,6 +339,12 @@ def describe_error(exc, operation=None):
         return KeyguardError(
             f"{action}: the IAM endpoint did not answer in time ({exc}). Check endpoint_url, or raise aws_config.read_timeout.",
             "ReadTimeout",
+        )
+    if isinstance(exc, SSLError):
+        return KeyguardError(
+            f"{action}: the IAM endpoint's TLS certificate could not be verified ({exc}). Behind a TLS-inspecting "
+            "proxy, give its CA with aws_ca_bundle or AWS_CA_BUNDLE; for a test endpoint, validate_certs: false.",
+            "SSLError",
         )
     if isinstance(exc, EndpointUnreachable):
         return KeyguardError(

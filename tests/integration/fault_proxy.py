@@ -22,7 +22,8 @@ ERROR_BODY = (
 class FaultProxy:
     """Forward IAM requests to `target`, failing the first `times` requests of `action` as told."""
 
-    def __init__(self, target):
+    def __init__(self, target, tls=None):
+        """Start serving on a free loopback port; with `tls` (an ssl.SSLContext), over HTTPS."""
         self.target = urlsplit(target)
         self.faults = {}
         self.injected = 0
@@ -30,7 +31,9 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.upstream_lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls:  # a TLS front, like a TLS-inspecting proxy or a private endpoint with its own CA
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -112,9 +112,10 @@ def test_info_runs_in_check_mode(ansible, moto, fleet):
 def test_info_bad_options(ansible, moto):
     run = ansible.run(dict(user_name="stale", all_users=True, **ansible.connection()), module=INFO)
     assert_clean_failure(run, "mutually exclusive: user_name|all_users")
-    run = ansible.run(dict(unused_for_days=-1, **ansible.connection()), module=INFO)
-    assert_clean_failure(run, "unused_for_days must be 0 or more days.")
-    assert run.calls == Counter()
+    for name, days in (("unused_for_days", -1), ("older_than_days", 1000000), ("unused_for_days", 10000000000)):
+        run = ansible.run({name: days, **ansible.connection()}, module=INFO)
+        assert_clean_failure(run, f"{name} must be from 0 to 36500 days (100 years), not {days}.")
+        assert run.calls == Counter()
 
 
 # --- bulk ----------------------------------------------------------------------------------------
