@@ -51,8 +51,11 @@ def test_claims_match_what_the_matrix_ends_run():
         "python": "requirements.txt",
         "system": "bindep.txt",
     }
-    example = yaml.safe_load((REPO / "docs" / "execution-environment" / "execution-environment.yml").read_text())
-    assert example["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core>={core}"
+    for example in ("execution-environment/execution-environment.yml", "decision-environment/decision-environment.yml"):
+        definition = yaml.safe_load((REPO / "docs" / example).read_text())
+        assert definition["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core>={core}", example
+    de_requirements = (REPO / "docs" / "decision-environment" / "requirements.txt").read_text().splitlines()
+    assert {f"boto3>={boto}", f"botocore>={boto}"} <= set(de_requirements)
     # README: the oldest end's row names exactly these versions, the newest end's row the newest pins.
     oldest_row = readme_row(core.rsplit(".", 1)[0])
     assert f"{core}, Python 3.11, boto3/botocore {boto}:" in oldest_row[3]
