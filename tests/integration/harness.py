@@ -18,7 +18,11 @@ from moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / ".collections"
-BIN = Path(sys.executable).parent
+# The venv whose ansible-core and botocore run the playbooks: this one, or the support matrix end that
+# KEYGUARD_TEST_VENV names (`make matrix`); moto and the test's own boto3 clients stay in this venv.
+VENV_UNDER_TEST = Path(os.environ.get("KEYGUARD_TEST_VENV") or Path(sys.executable).parents[1]).absolute()
+BIN = VENV_UNDER_TEST / "bin"
+PYTHON = BIN / "python"
 ADMIN_KEY = "AKIAADMINEXAMPLE0000"  # moto accepts any credentials until a test enforces IAM authorization
 ADMIN_SECRET = "admin-secret-not-used-by-moto"
 STRANGER_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -54,7 +58,7 @@ def clean_environment(home):
         AWS_EC2_METADATA_DISABLED="true",
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
         ANSIBLE_HOME=str(home / "ansible"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_PYTHON_INTERPRETER=str(PYTHON),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",
         ANSIBLE_LOCALHOST_WARNING="0",

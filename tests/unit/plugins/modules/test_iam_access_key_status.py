@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SIGNER = "AKIAI44QH8DHBEXAMPLE"
@@ -381,7 +382,7 @@ def test_activating_its_own_key_is_no_lockout(iam):
 
 def run_main(args, capsys):
     """Run main() with these task args; return its JSON result."""
-    with patch_module_args(args), pytest.raises(SystemExit):
+    with patch_module_args(controller_args(args)), pytest.raises(SystemExit):
         module.main()
     return json.loads(capsys.readouterr().out)
 
