@@ -253,8 +253,12 @@ def requested_keys(params):
             raise KeyguardError(f"{prefix}user_name must be {USER_NAME_RULE}.")
         # An entry without a user name merges into a named one for the same key, in either order.
         known = wanted.get(access_key_id)
-        if known and user_name and known != user_name:
-            raise KeyguardError(f"{prefix}access_key_id {access_key_id} is listed twice, with different user names.")
+        # IAM user names are case-insensitive: Bob and bob are one user, and the first spelling stays.
+        if known and user_name and known.lower() != user_name.lower():
+            raise KeyguardError(
+                f"{prefix}access_key_id {access_key_id} is listed twice, with different user names "
+                f"{known!r} and {user_name!r}; a key belongs to one user."
+            )
         wanted[access_key_id] = known or user_name
     return list(wanted.items())
 
