@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import botocore.httpsession
 import botocore.session
 import pytest
@@ -16,7 +18,7 @@ from botocore.exceptions import (
 from ansible_collections.keyguard.aws.plugins.module_utils import _aws
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
 
-CA_PEM = open(botocore.httpsession.get_cert_path(True)).read()  # botocore's own CA bundle: a real one
+CA_PEM = pathlib.Path(botocore.httpsession.get_cert_path(True)).read_text()  # botocore's own CA bundle: a real one
 
 
 @pytest.fixture
@@ -217,8 +219,14 @@ def test_verify_follows_option_then_botocores_chain(bundles, clean_env, tmp_path
     "aws_config, fragment",
     [
         ({"retries": "x"}, "aws_config.retries must be a dict"),
-        ({"connect_timeout": "x"}, "aws_config.connect_timeout must be a number of seconds greater than 0 and at most 86400, not 'x'."),
-        ({"read_timeout": -1}, "aws_config.read_timeout must be a number of seconds greater than 0 and at most 86400, not -1."),
+        (
+            {"connect_timeout": "x"},
+            "aws_config.connect_timeout must be a number of seconds greater than 0 and at most 86400, not 'x'.",
+        ),
+        (
+            {"read_timeout": -1},
+            "aws_config.read_timeout must be a number of seconds greater than 0 and at most 86400, not -1.",
+        ),
         ({"read_timeout": True}, "aws_config.read_timeout must be a number"),
         ({"user_agent_extra": 5}, "aws_config.user_agent_extra must be a string, not 5."),
         ({"max_pool_connections": "x"}, "aws_config.max_pool_connections must be a whole number"),
@@ -237,10 +245,22 @@ def test_aws_config_values_of_the_wrong_type_are_named_before_connecting(clean_e
         ("AWS_MAX_ATTEMPTS", "abc", "AWS_MAX_ATTEMPTS must be a whole number of attempts of 1 or more, not 'abc'"),
         ("AWS_ENDPOINT_URL_IAM", "not-a-url", "AWS_ENDPOINT_URL_IAM must be an http:// or https:// URL"),
         ("AWS_ENDPOINT_URL", "not-a-url", "AWS_ENDPOINT_URL must be an http:// or https:// URL"),
-        ("AWS_RETRY_MODE", "bogus", "AWS_RETRY_MODE must be one of standard, adaptive, legacy, not 'bogus'; fix or unset it."),
+        (
+            "AWS_RETRY_MODE",
+            "bogus",
+            "AWS_RETRY_MODE must be one of standard, adaptive, legacy, not 'bogus'; fix or unset it.",
+        ),
         ("AWS_MAX_ATTEMPTS", "0", "AWS_MAX_ATTEMPTS must be a whole number of attempts of 1 or more, not '0'"),
-        ("AWS_MAX_ATTEMPTS", "\u00b3", "AWS_MAX_ATTEMPTS must be a whole number of attempts of 1 or more, not '\u00b3'"),
-        ("AWS_ENDPOINT_URL_IAM", "http://127.0.0.1:99999", "AWS_ENDPOINT_URL_IAM must be an http:// or https:// URL with a port"),
+        (
+            "AWS_MAX_ATTEMPTS",
+            "\u00b3",
+            "AWS_MAX_ATTEMPTS must be a whole number of attempts of 1 or more, not '\u00b3'",
+        ),
+        (
+            "AWS_ENDPOINT_URL_IAM",
+            "http://127.0.0.1:99999",
+            "AWS_ENDPOINT_URL_IAM must be an http:// or https:// URL with a port",
+        ),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:abc", "AWS_ENDPOINT_URL must be an http:// or https:// URL with a port"),
         ("AWS_CA_BUNDLE", "/nonexistent.pem", "AWS_CA_BUNDLE: no such file '/nonexistent.pem'; fix or unset it."),
     ],
