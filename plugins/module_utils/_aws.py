@@ -406,8 +406,8 @@ def _frozen_credentials(session):
     except (NoCredentialsError, NoRegionError, ProfileNotFound):
         raise
     except Exception as exc:  # botocore lets a failing credential source's own exception through
-        source = _failed_source(exc, session)
-        if isinstance(exc, ResponseParserError):
+        source, asks_sts = _failed_source(exc, session)
+        if asks_sts and isinstance(exc, (ResponseParserError, KeyError)):  # an answer without STS's result
             endpoint = safe_url(getattr(session, "keyguard_endpoints", {}).get("sts") or "STS")
             reason = f"{endpoint} answered with something that is not an STS response; check AWS_ENDPOINT_URL_STS and any proxy"
         elif isinstance(exc, OSError) and exc.filename:
@@ -422,7 +422,7 @@ def _frozen_credentials(session):
 
 
 def _failed_source(exc, session):
-    """Return the credential source whose code raised exc, named as a user configures it."""
+    """Return (the credential source whose code raised exc, named as a user configures it, whether it calls STS)."""
     credentials = botocore.credentials
     culprit, trace = None, exc.__traceback__
     while trace is not None:  # the innermost provider or fetcher in the traceback is the one at fault
@@ -433,20 +433,23 @@ def _failed_source(exc, session):
     profile = repr(session.profile or "default")
     role = getattr(culprit, "_role_arn", None)
     if isinstance(culprit, credentials.ProcessProvider):
-        return f"credential_process of profile {getattr(culprit, '_profile_name', None) or profile}"
+        return f"credential_process of profile {getattr(culprit, '_profile_name', None) or 'default'!r}", False
     if isinstance(
         culprit, (credentials.AssumeRoleWithWebIdentityProvider, credentials.AssumeRoleWithWebIdentityCredentialFetcher)
     ):
         return "the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE, or the profile's web_identity_token_file)" + (
             f" for role {role}" if role else ""
-        )
+        ), True
     if isinstance(culprit, credentials.ContainerProvider):
-        return "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
+        return (
+            "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)",
+            False,
+        )
     if isinstance(culprit, (credentials.AssumeRoleProvider, credentials.AssumeRoleCredentialFetcher)):
-        return f"STS assuming role_arn of profile {profile}" + (f" ({role})" if role else "")
+        return f"STS assuming role_arn of profile {profile}" + (f" ({role})" if role else ""), True
     if culprit is not None:
-        return f"the {getattr(culprit, 'METHOD', None) or type(culprit).__name__} credential source"
-    return "the AWS credential chain"
+        return f"the {getattr(culprit, 'METHOD', None) or type(culprit).__name__} credential source", False
+    return "the AWS credential chain", False
 
 
 def _root_key_ids(session):
