@@ -47,7 +47,8 @@ options:
         other fields are ignored, so the RV(keyguard.aws.iam_access_key_info#module:access_keys) list of
         M(keyguard.aws.iam_access_key_info) can be passed as it is.
       - A key listed twice is handled once; an item without C(user_name) takes the one of another item for the
-        same key, and only two different user names for one key are refused. An empty list changes nothing.
+        same key, and only two different user names for one key are refused. IAM user names are case-insensitive,
+        so V(bob) and V(Bob) are one user and the first spelling is used. An empty list changes nothing.
     type: list
     elements: dict
   status:
