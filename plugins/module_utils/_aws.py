@@ -189,7 +189,7 @@ def safe_url(url):
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def _one_line(exc, limit=300):
+def _one_line(exc, limit=1000):
     """Return exc's text on one line, cut to `limit` characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     text = re.sub(r"(https?://)[^/@\s]*@", r"\1", text)  # never echo a URL's user:password
@@ -268,13 +268,15 @@ def _check_settings(session, params):
         for variable in ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL"):
             if os.environ.get(variable):
                 _check_url(variable, os.environ[variable], "fix or unset it")
-        iam_section = profile.get("iam") if isinstance(profile.get("iam"), dict) else {}
+        # A profile names its per-service endpoints with `services = x`, pointing at a [services x] section.
+        services = session.full_config.get("services", {}).get(profile.get("services"), {})
+        iam = services.get("iam") if isinstance(services.get("iam"), dict) else {}
         for name, value in (
-            ("endpoint_url", profile.get("endpoint_url")),
-            ("iam endpoint_url", iam_section.get("endpoint_url")),
+            (f"endpoint_url {where}", profile.get("endpoint_url")),
+            (f"iam endpoint_url of [services {profile.get('services')}]", iam.get("endpoint_url")),
         ):
             if value:
-                _check_url(f"{name} {where}", value, "fix or remove it")
+                _check_url(name, value, "fix or remove it")
     for name, value in (
         ("AWS_MAX_ATTEMPTS", os.environ.get("AWS_MAX_ATTEMPTS")),
         (f"max_attempts {where}", profile.get("max_attempts")),

@@ -312,6 +312,17 @@ def test_bad_profile_settings_are_named(clean_env, tmp_path, profile_line, messa
     assert failure({"profile": "audit"}).startswith(message)
 
 
+def test_a_bad_iam_endpoint_in_a_services_section_is_named(clean_env, tmp_path):
+    write(
+        tmp_path,
+        "[profile audit]\nservices = local\n[services local]\niam =\n  endpoint_url = http://127.0.0.1:70000\n",
+        f"[audit]\naws_access_key_id = {STATIC_KEY}\naws_secret_access_key = s\n",
+    )
+    assert failure({"profile": "audit"}).startswith(
+        "iam endpoint_url of [services local] must be an http:// or https:// URL with a port from 1 to 65535"
+    )
+
+
 @pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
 def test_a_ca_bundle_that_is_not_pem_is_named_before_any_call(clean_env, tmp_path, server, variable):
     (tmp_path / "garbage.pem").write_text("not a certificate\n")
