@@ -393,6 +393,11 @@ def _frozen_credentials(session):
         # botocore assumes the role of a profile (role_arn) or of AWS_ROLE_ARN (web identity) while
         # loading credentials, so STS's refusal surfaces here rather than from an IAM call.
         error = exc.response.get("Error", {})
+        code = error.get("Code") or "Unknown"
+        if (code == "Unknown" or code.isdigit()) and not exc.response.get("ResponseMetadata", {}).get("RequestId"):
+            # Not STS's own error but a bare HTTP status: a proxy's or a gateway's page.
+            endpoint = getattr(session, "keyguard_endpoints", {}).get("sts")
+            raise describe_error(exc, exc.operation_name, service="STS", endpoint=endpoint) from None
         source = (
             "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, or the profile's role_arn and web_identity_token_file"
             if exc.operation_name == "AssumeRoleWithWebIdentity"
@@ -528,8 +533,8 @@ def describe_error(exc, operation=None, service="IAM", endpoint=None):
             status = metadata.get("HTTPStatusCode", code)
             return KeyguardError(
                 f"{action}: {endpoint} answered HTTP {status} with something that is not an {service} response, "
-                "perhaps a proxy's block page. Check endpoint_url, AWS_ENDPOINT_URL_IAM or AWS_ENDPOINT_URL, "
-                "HTTPS_PROXY and NO_PROXY.",
+                f"perhaps a proxy's block page. Check {'endpoint_url, ' if service == 'IAM' else ''}"
+                f"AWS_ENDPOINT_URL_{service} or AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY.",
                 "NotIAM",
             )
         if code.startswith("AccessDenied") or code == "UnauthorizedOperation":

@@ -134,6 +134,20 @@ def test_sts_answering_something_else_names_the_role_and_the_endpoint(clean_env,
     )
 
 
+def test_sts_answering_a_proxy_block_page_names_the_endpoint_and_status(clean_env, tmp_path, server):
+    server.answer("<html><body>Blocked</body></html>", status=403, content_type="text/html")
+    clean_env.setenv("AWS_ENDPOINT_URL_STS", server.url)
+    write(
+        tmp_path,
+        f"[profile deploy]\nrole_arn = {ROLE}\nsource_profile = base\nregion = us-east-1\n",
+        f"[base]\naws_access_key_id = {STATIC_KEY}\naws_secret_access_key = s\n",
+    )
+    assert failure({"profile": "deploy"}).startswith(
+        f"sts:AssumeRole: {server.url} answered HTTP 403 with something that is not an STS response, perhaps a "
+        "proxy's block page. Check AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY."
+    )
+
+
 def test_missing_web_identity_token_file_in_the_environment(clean_env):
     clean_env.setenv("AWS_ROLE_ARN", ROLE)
     clean_env.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token")
