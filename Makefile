@@ -10,7 +10,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-server bench test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-org demo-server bench bench-org test lint pytest unit integration sanity docs changelog ansible-lint format clean
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -39,6 +39,9 @@ demo: setup
 
 demo-cis: setup
 	$(BIN)/python tools/demo.py cis
+
+demo-org: setup
+	$(BIN)/python tools/demo.py org
 
 demo-server: setup
 	$(BIN)/python tools/demo.py serve
@@ -79,6 +82,11 @@ ansible-lint: setup
 # keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
 bench: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/run.py
+	$(VENV_BENCH)/bin/python benchmarks/org.py
+
+# The organization sweep: 20 accounts x 50 users behind 50 ms of latency, forks 1 vs 10; writes benchmarks/results/org.json.
+bench-org: $(VENV_BENCH)/.installed $(LINK)
+	$(VENV_BENCH)/bin/python benchmarks/org.py
 
 format: setup
 	$(BIN)/ruff check --fix .
@@ -86,3 +94,28 @@ format: setup
 
 clean:
 	rm -rf $(VENV) $(VENV_NEW) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+
+# --- Event-Driven Ansible (issue 12): ansible-rulebook in a pinned venv of its own; it needs Java 17 (bindep.txt).
+VENV_EDA := .venv-eda
+.PHONY: demo-eda bench-eda clean-eda
+
+$(VENV_EDA)/.installed: requirements-eda.txt constraints-eda.txt
+	$(PYTHON) -m venv $(VENV_EDA)
+	$(VENV_EDA)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-eda.txt -c constraints-eda.txt
+	touch $@
+
+# The integration tests run ansible-rulebook from $(VENV_EDA), so every pytest run that includes them builds it.
+pytest integration: $(VENV_EDA)/.installed
+
+demo-eda: setup $(VENV_EDA)/.installed
+	$(BIN)/python tools/demo.py eda
+
+# Seconds from an event sent to SQS to the key Inactive, median of 10; writes benchmarks/results/eda_latency.json.
+bench-eda: setup $(VENV_EDA)/.installed
+	$(BIN)/python benchmarks/eda_latency.py
+
+bench: bench-eda
+
+clean: clean-eda
+clean-eda:
+	rm -rf $(VENV_EDA)

@@ -45,6 +45,10 @@ CONNECTION_ARGS = dict(
     validate_certs=dict(type="bool", default=True),
     aws_ca_bundle=dict(type="path"),
     aws_config=dict(type="dict"),
+    assume_role_arn=dict(type="str", aliases=["iam_role_arn"]),
+    assume_role_external_id=dict(type="str", no_log=False),
+    assume_role_session_name=dict(type="str", default="keyguard-aws"),
+    assume_role_duration_seconds=dict(type="int", default=900),
 )
 
 
@@ -52,7 +56,7 @@ def connection_rules(mutually_exclusive=()):
     """Return AnsibleModule's rules for the connection options, plus a module's own mutually exclusive sets."""
     return dict(
         required_together=[["access_key", "secret_key"]],
-        required_by={"session_token": ["access_key", "secret_key"]},
+        required_by={"session_token": ["access_key", "secret_key"], "assume_role_external_id": ["assume_role_arn"]},
         mutually_exclusive=[["profile", "access_key"], *mutually_exclusive],
     )
 
@@ -65,6 +69,13 @@ ACCESS_KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_]{16,128}")
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9_+=,.@:/-]{1,128}")
 REGION_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 URL_PATTERN = re.compile(r"https?://[^\s/?#]+[^\s]*")
+# IAM's own limits: a role path is / or /.../ of printable ASCII, a role name 1-64 of [\w+=,.@-].
+ROLE_ARN_PATTERN = re.compile(r"arn:(aws(?:-[a-z]+)*):iam::(\d{12}):role/(?:[!-~]{0,510}/)?[\w+=,.@-]{1,64}", re.ASCII)
+EXTERNAL_ID_PATTERN = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+SESSION_NAME_PATTERN = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+DURATION_RANGE = (900, 43200)
+# Without a region, STS is called in one that belongs to the role's partition.
+PARTITION_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 UNAVAILABLE_CODES = {"ServiceUnavailable", "ServiceUnavailableException", "ServiceFailure", "InternalFailure"}
@@ -149,6 +160,74 @@ def validate_connection(params):
     if params.get("aws_ca_bundle") is not None and params.get("validate_certs", True):
         _check_bundle("aws_ca_bundle", params["aws_ca_bundle"])
     client_config(params.get("aws_config"))
+    validate_role(params)
+
+
+def validate_role(params):
+    """Raise KeyguardError naming the first role assumption option whose value AWS would refuse."""
+    arn = params.get("assume_role_arn")
+    if arn is not None and not ROLE_ARN_PATTERN.fullmatch(arn):
+        raise KeyguardError(
+            "assume_role_arn must be an IAM role ARN such as arn:aws:iam::123456789012:role/KeyguardAudit "
+            f"(got {arn!r})."
+        )
+    external_id = params.get("assume_role_external_id")
+    if external_id is not None and not EXTERNAL_ID_PATTERN.fullmatch(external_id):
+        raise KeyguardError(
+            "assume_role_external_id must be 2 to 1224 letters, digits or _+=,.@:/- (no spaces or control "
+            "characters); use the external ID exactly as the role's trust policy has it."
+        )
+    session_name = params.get("assume_role_session_name")
+    if session_name is not None and not SESSION_NAME_PATTERN.fullmatch(session_name):
+        raise KeyguardError(
+            f"assume_role_session_name must be 2 to 64 letters, digits or _+=,.@- (got {session_name!r})."
+        )
+    duration = params.get("assume_role_duration_seconds")
+    if duration is not None and not DURATION_RANGE[0] <= duration <= DURATION_RANGE[1]:
+        raise KeyguardError(
+            f"assume_role_duration_seconds must be between {DURATION_RANGE[0]} and {DURATION_RANGE[1]} "
+            f"(got {duration}); the role's own maximum session duration may be lower."
+        )
+
+
+def default_region(params):
+    """Return the region to sign for when neither the task nor the AWS config sets one."""
+    match = ROLE_ARN_PATTERN.fullmatch(params.get("assume_role_arn") or "")
+    return PARTITION_REGIONS.get(match.group(1), "us-east-1") if match else "us-east-1"
+
+
+def assume_role(session, params, region, config):
+    """Return the frozen temporary credentials of one sts:AssumeRole made with the session's credentials."""
+    arn = params["assume_role_arn"]
+    request = dict(
+        RoleArn=arn,
+        RoleSessionName=params.get("assume_role_session_name") or "keyguard-aws",
+        DurationSeconds=params.get("assume_role_duration_seconds") or DURATION_RANGE[0],
+    )
+    if params.get("assume_role_external_id"):
+        request["ExternalId"] = params["assume_role_external_id"]
+    try:
+        # endpoint_url is IAM's; STS finds its own through AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the profile.
+        sts = session.create_client("sts", region_name=region, verify=_verify(params), config=config)
+        response = sts.assume_role(**request)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Unknown"), error.get("Message") or str(exc)
+        hint = ""
+        if code.startswith("AccessDenied"):
+            hint = (
+                " Check that the role's trust policy lets these credentials assume it (and expects this external "
+                "ID), and that they may call sts:AssumeRole on it."
+            )
+        raise KeyguardError(f"cannot assume role {arn}: {code}: {message}{hint}", code) from None
+    except BotoCoreError as exc:
+        raise KeyguardError(
+            f"cannot assume role {arn}: sts:AssumeRole did not complete: {exc}", type(exc).__name__
+        ) from None
+    temporary = response["Credentials"]
+    return botocore.credentials.ReadOnlyCredentials(
+        temporary["AccessKeyId"], temporary["SecretAccessKey"], temporary["SessionToken"]
+    )
 
 
 def _check_url(where, value, fix):
@@ -342,6 +421,8 @@ def connect(params, service="iam", max_pool_connections=None):
     """Return a Connection with a botocore client of `service` for the task's connection options; raise KeyguardError.
 
     max_pool_connections sizes the client's HTTP pool for a task that shares the client between threads.
+    With assume_role_arn, the session's own (base) credentials make one sts:AssumeRole first, and the client signs
+    with the role's temporary credentials.
     """
     try:
         session = botocore.session.Session(profile=params.get("profile"))
@@ -354,8 +435,11 @@ def connect(params, service="iam", max_pool_connections=None):
         credentials = _frozen_credentials(session)
         # IAM is global: AWS needs no region, but a custom endpoint (AWS_ENDPOINT_URL_IAM, moto)
         # still has to be signed for one, and us-east-1 is where IAM's global endpoint signs.
-        region = params.get("region") or session.get_config_variable("region") or "us-east-1"
+        region = params.get("region") or session.get_config_variable("region") or default_region(params)
         config = Config(retries=_retries(session)).merge(client_config(params.get("aws_config")))
+        base = credentials
+        if params.get("assume_role_arn"):
+            credentials = assume_role(session, params, region, config)
         if max_pool_connections:
             config = config.merge(Config(max_pool_connections=max_pool_connections))
         client = session.create_client(
@@ -364,6 +448,7 @@ def connect(params, service="iam", max_pool_connections=None):
             endpoint_url=params.get("endpoint_url"),
             verify=_verify(params),
             config=config,
+            **role_credentials(base, credentials),
         )
     except BotoCoreError as exc:
         raise describe_error(exc) from None
@@ -373,13 +458,23 @@ def connect(params, service="iam", max_pool_connections=None):
             f"Could not set up the IAM client from aws_config, the AWS_* environment variables or the profile: {exc}",
             "InvalidSetting",
         ) from None
-    secrets = tuple(
-        s
-        for s in (params.get("secret_key"), params.get("session_token"), credentials.secret_key, credentials.token)
-        if s
-    )
-    protected = frozenset([credentials.access_key, *_root_key_ids(session)])
+    candidates = (params.get("secret_key"), params.get("session_token"), base.secret_key, base.token)
+    candidates += (credentials.secret_key, credentials.token)
+    secrets = tuple(dict.fromkeys(s for s in candidates if s))
+    # The base key stays protected: with an assumed role it still signs the AssumeRole that every task needs.
+    protected = frozenset([base.access_key, credentials.access_key, *_root_key_ids(session)])
     return Connection(client, credentials.access_key, protected, secrets)
+
+
+def role_credentials(base, credentials):
+    """Return create_client's keyword arguments for assumed-role credentials; none for the session's own."""
+    if credentials is base:
+        return {}
+    return dict(
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+    )
 
 
 def _frozen_credentials(session):

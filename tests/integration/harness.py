@@ -130,7 +130,10 @@ class Moto:
         self.post("/moto-api/recorder/reset-recording")
 
     def requests(self):
-        """Return the IAM requests recorded since the last clear, as (action, params) pairs."""
+        """Return the requests recorded since the last clear, as (action, params) pairs.
+
+        Query-protocol services (IAM, STS) name the action in the body; JSON ones (Organizations) in X-Amz-Target.
+        """
         if not self.recording.exists():
             return []
         seen = []
@@ -139,6 +142,10 @@ class Moto:
             body = entry.get("body") or ""
             if entry.get("body_encoded"):
                 body = base64.b64decode(body).decode()
+            target = (entry.get("headers") or {}).get("X-Amz-Target", "")
+            if target:
+                seen.append((target.rpartition(".")[2], json.loads(body or "{}")))
+                continue
             params = {k: v[0] for k, v in parse_qs(body).items()}
             if "Action" in params:
                 seen.append((params.pop("Action"), params))
