@@ -47,7 +47,10 @@ options:
     description:
       - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
         IAM requests there, the P(keyguard.aws.accounts#inventory) inventory plugin Organizations requests.
-      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL).
+      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL),
+        unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
+      - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
+        checked the same way, and any user name or password in a URL is left out of messages.
       - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
         E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
     type: str
@@ -55,14 +58,18 @@ options:
   validate_certs:
     description:
       - Verify the endpoint's TLS certificate. Turn off only for a test endpoint you control.
-      - V(false) turns verification off entirely, whatever O(aws_ca_bundle) or E(AWS_CA_BUNDLE) say.
+      - V(false) turns verification off entirely, whatever O(aws_ca_bundle) or E(AWS_CA_BUNDLE) say, for every call
+        the task makes, including the STS call that assumes a profile's C(role_arn).
     type: bool
     default: true
   aws_ca_bundle:
     description:
       - A CA bundle file to verify the endpoint's certificate with, for example a TLS-inspecting proxy's CA.
       - When unset, botocore's own chain decides, as for the AWS CLI, E(AWS_CA_BUNDLE), then the profile's
-        C(ca_bundle), then the bundle botocore ships with.
+        C(ca_bundle), then E(REQUESTS_CA_BUNDLE), then the bundle botocore ships with.
+      - It applies to every call the task makes, including the STS call that assumes a profile's C(role_arn).
+      - The bundle in use, from this option or that chain, must be a file of PEM CA certificates (or a directory of
+        them); a missing or unreadable one fails before any call, naming the setting it came from.
     type: path
   aws_config:
     description:
@@ -72,6 +79,8 @@ options:
       - The module defaults to botocore's V(standard) retry mode with 5 attempts in all, C(connect_timeout=5)
         and C(read_timeout=10) seconds. E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too;
         O(aws_config) wins over both.
+      - Each key is checked before any call, and a wrong type or value fails naming it, for example
+        C(aws_config.read_timeout) (a number of seconds above 0, at most V(86400)) or C(aws_config.proxies).
     type: dict
   assume_role_arn:
     description:

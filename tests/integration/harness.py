@@ -49,8 +49,10 @@ PLAYBOOK = """\
 
 
 def clean_environment(home):
-    """Return os.environ without AWS or Ansible settings, with HOME and AWS files inside `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+    """Return os.environ without AWS, Ansible or CA-bundle settings, with HOME and AWS files inside `home`."""
+    # botocore falls back on REQUESTS_CA_BUNDLE; a machine's own value must not decide a test's TLS outcome.
+    dropped = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_")) and k not in dropped}
     env.update(
         HOME=str(home),
         AWS_CONFIG_FILE=str(home / "aws-config"),

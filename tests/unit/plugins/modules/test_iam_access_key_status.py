@@ -588,6 +588,23 @@ def test_bulk_unnamed_item_merges_into_the_named_one(named_first):
     assert module.requested_keys(task) == [(K1, "bob"), (K2, None)]
 
 
+def test_bulk_user_names_differing_only_in_case_are_one_user():
+    """IAM user names are case-insensitive, so bob and Bob name the same user; the first spelling is kept."""
+    items = [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K1, "user_name": "Bob"}]
+    task = dict(access_key_id=None, user_name=None, access_keys=items)
+    assert module.requested_keys(task) == [(K1, "bob")]
+
+
+def test_bulk_conflict_names_both_user_names():
+    items = [{"access_key_id": K1, "user_name": "alice"}, {"access_key_id": K1, "user_name": "bob"}]
+    with pytest.raises(KeyguardError) as caught:
+        module.requested_keys(dict(access_key_id=None, user_name=None, access_keys=items))
+    assert str(caught.value) == (
+        f"access_keys[1].access_key_id {K1} is listed twice, with different user names 'alice' and 'bob'; "
+        "a key belongs to one user."
+    )
+
+
 def test_bulk_unnamed_item_between_two_different_names_still_conflicts():
     items = [{"access_key_id": K1, "user_name": "a"}, {"access_key_id": K1}, {"access_key_id": K1, "user_name": "b"}]
     with pytest.raises(KeyguardError, match=r"^access_keys\[2\]\.access_key_id .* listed twice"):
