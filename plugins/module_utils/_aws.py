@@ -206,28 +206,42 @@ def assume_role(session, params, region, config):
     )
     if params.get("assume_role_external_id"):
         request["ExternalId"] = params["assume_role_external_id"]
+    sts = None
     try:
         # endpoint_url is IAM's; STS finds its own through AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the profile.
         sts = session.create_client("sts", region_name=region, verify=_verify(params), config=config)
-        response = sts.assume_role(**request)
+        temporary = sts.assume_role(**request)["Credentials"]
+        return botocore.credentials.ReadOnlyCredentials(
+            temporary["AccessKeyId"], temporary["SecretAccessKey"], temporary["SessionToken"]
+        )
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Unknown"), error.get("Message") or str(exc)
+        code = error.get("Code") or "Unknown"
+        if (code == "Unknown" or code.isdigit()) and not exc.response.get("ResponseMetadata", {}).get("RequestId"):
+            # Not STS's own refusal but a bare HTTP status: a proxy's or a gateway's page.
+            described = describe_error(exc, "AssumeRole", service="STS", endpoint=sts.meta.endpoint_url)
+            raise KeyguardError(f"cannot assume role {arn}: {described}", described.code) from None
         hint = ""
         if code.startswith("AccessDenied"):
             hint = (
                 " Check that the role's trust policy lets these credentials assume it (and expects this external "
                 "ID), and that they may call sts:AssumeRole on it."
             )
-        raise KeyguardError(f"cannot assume role {arn}: {code}: {message}{hint}", code) from None
-    except BotoCoreError as exc:
         raise KeyguardError(
-            f"cannot assume role {arn}: sts:AssumeRole did not complete: {exc}", type(exc).__name__
+            f"cannot assume role {arn}: {code}: {_one_line(error.get('Message') or exc)}{hint}", code
         ) from None
-    temporary = response["Credentials"]
-    return botocore.credentials.ReadOnlyCredentials(
-        temporary["AccessKeyId"], temporary["SecretAccessKey"], temporary["SessionToken"]
-    )
+    except (ResponseParserError, KeyError, TypeError):
+        # botocore's answer to a 200 that is not STS's XML: a proxy's login page, an empty body, another service.
+        endpoint = safe_url(sts.meta.endpoint_url if sts is not None else "the STS endpoint")
+        raise KeyguardError(
+            f"cannot assume role {arn}: {endpoint} answered sts:AssumeRole with something that is not an STS "
+            "response. Check AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY.",
+            "NotSTS",
+        ) from None
+    except BotoCoreError as exc:
+        endpoint = sts.meta.endpoint_url if sts is not None else None
+        described = describe_error(exc, "AssumeRole", service="STS", endpoint=endpoint)
+        raise KeyguardError(f"cannot assume role {arn}: {described}", described.code) from None
 
 
 def _check_url(where, value, fix):

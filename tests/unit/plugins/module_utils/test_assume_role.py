@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import http.server
 import os
+import socket
+import threading
+from urllib.parse import parse_qs
 
 import botocore.session
 import pytest
@@ -166,3 +170,88 @@ def test_bad_role_options_name_the_option(options, fragment):
 def test_validate_connection_checks_the_role_options_too():
     with pytest.raises(KeyguardError, match="assume_role_duration_seconds"):
         _aws.validate_connection(params(assume_role_duration_seconds=60))
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the server's canned status, content type and body, as a proxy in STS's place would."""
+
+    def do_POST(self):  # noqa: N802 - the name http.server calls
+        """Read the request, record its action, send the canned answer."""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        self.server.actions.append(parse_qs(body).get("Action", [""])[0])
+        status, content_type, payload = self.server.answer
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        """Keep the test's output clean."""
+
+
+@pytest.fixture
+def not_sts(monkeypatch, tmp_path):
+    """Yield a loopback HTTP server set as AWS_ENDPOINT_URL_STS (with a user:password in it); set its .answer."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    server.actions, server.answer = [], (200, "text/html", b"")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIABASEEXAMPLE00000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "base-secret-example")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://proxyuser:proxypass@127.0.0.1:{server.server_port}")
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "answer, fragment",
+    [
+        ((200, "text/html", b"<html><body>Please log in\n to the proxy</body></html>"), "is not an STS response"),
+        ((200, "text/xml", b""), "is not an STS response"),
+        ((200, "application/json", b'{"Credentials": null}'), "is not an STS response"),
+        ((200, "text/xml", b"<AssumeRoleResponse><AssumeRoleResult/></AssumeRoleResponse>"), "is not an STS response"),
+        ((502, "text/html", b"<html>\n<h1>Bad gateway</h1>\n</html>"), "answered HTTP 502 with something that is not"),
+    ],
+    ids=["html", "empty", "json", "xml-without-credentials", "bad-gateway"],
+)
+def test_an_answer_that_is_not_sts_is_one_line_naming_the_role_and_endpoint(not_sts, answer, fragment):
+    not_sts.answer = answer
+    with pytest.raises(KeyguardError) as err:
+        _aws.connect(params(assume_role_arn=ROLE))
+
+    message = str(err.value)
+    assert message.startswith(f"cannot assume role {ROLE}: ")
+    assert fragment in message
+    assert f"http://127.0.0.1:{not_sts.server_port}" in message  # the endpoint, without its user:password
+    assert "proxypass" not in message and "proxyuser" not in message
+    assert "\n" not in message
+    assert not_sts.actions == ["AssumeRole"]
+
+
+def test_an_unreachable_sts_is_one_line_without_the_urls_password(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    with socket.socket() as spare:  # a loopback port that nothing listens on once closed
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIABASEEXAMPLE00000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "base-secret-example")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://proxyuser:proxypass@127.0.0.1:{port}")
+    with pytest.raises(KeyguardError) as err:
+        _aws.connect(params(assume_role_arn=ROLE))
+
+    message = str(err.value)
+    assert message.startswith(f"cannot assume role {ROLE}: sts:AssumeRole: could not reach the STS endpoint")
+    assert "proxypass" not in message and "\n" not in message
