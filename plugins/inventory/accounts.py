@@ -113,11 +113,16 @@ cache_connection: ~/.cache/keyguard-accounts
 cache_timeout: 3600
 """
 
+import hashlib
+import json
+import os
 import re
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
@@ -145,6 +150,14 @@ OPTIONS = (
     "hostname",
     "role_arn_template",
 )
+# Who lists and where: part of the cache key, so that another identity or endpoint never gets this one's listing.
+IDENTITY_OPTIONS = ("access_key", "profile", "region", "endpoint_url", "assume_role_arn")
+IDENTITY_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ORGANIZATIONS")
+CACHE_FORMAT = 2  # bumped when the cached listing's shape changes (2: OuIds)
+# Characters that a host pattern (--limit, hosts:) reads as syntax, not as part of a name.
+PATTERN_CHARACTERS = re.compile(r"[\s,:!&*?\[\]~]|^[@^]")
+
+display = Display()
 
 
 def check_rules(params):
@@ -162,6 +175,44 @@ def check_rules(params):
 def group_name(path):
     """Return the inventory group name of an OU path."""
     return "ou_" + re.sub(r"[^a-z0-9_]", "_", "_".join(path).lower())
+
+
+def unit_groups(accounts):
+    """Return {OU ID: group name} for every OU on the accounts' paths, each name unique.
+
+    Different OUs can fold to one name (Prod and prod, a_b and a/b, accented letters): each of those gets its
+    OU ID appended, so that a group never holds the accounts of another OU.
+    """
+    paths = {}
+    for account in accounts:
+        ids, names = account.get("OuIds") or [], account.get("OuPath") or []
+        for depth in range(1, len(ids) + 1):
+            paths[ids[depth - 1]] = names[:depth]
+    owners = {}
+    for unit_id, path in paths.items():
+        owners.setdefault(group_name(path), []).append(unit_id)
+    groups = {}
+    for name, unit_ids in owners.items():
+        for unit_id in unit_ids:
+            groups[unit_id] = name if len(unit_ids) == 1 else f"{name}_{unit_id.replace('-', '_')}"
+        if len(unit_ids) > 1:
+            display.warning(
+                f"keyguard.aws.accounts: OUs {', '.join(sorted(unit_ids))} would all be group {name}; each group "
+                "is named with its OU ID appended instead."
+            )
+    return groups
+
+
+def cache_suffix(params, options):
+    """Return a digest of what the listing depends on: the OUs asked for and the identity and endpoint listing them.
+
+    No secret goes in: access key IDs, profile names, role ARNs and URLs only, and only as a hash.
+    """
+    identity = {name: params.get(name) for name in IDENTITY_OPTIONS}
+    identity.update({name: os.environ.get(name) for name in IDENTITY_ENV})
+    listing = {"units": sorted(set(options["organizational_units"] or [])), "format": CACHE_FORMAT}
+    blob = json.dumps([identity, listing], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -191,7 +242,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _accounts(self, path, params, options, cache):
         """Return the listed accounts, from the inventory cache when it is on and fresh."""
-        cache_key = self.get_cache_key(path)
+        cache_key = f"{self.get_cache_key(path)}_{cache_suffix(params, options)}"
         use_cache = self.get_option("cache") and cache
         if use_cache:
             try:
@@ -220,33 +271,39 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """Add one host per account, its vars, its OU groups, and the constructed groups and vars."""
         template = options["role_arn_template"] or DEFAULT_ROLE_ARN_TEMPLATE
         strict = self.get_option("strict")
+        groups = unit_groups(accounts)
         names = {}
         for account in accounts:
-            hostvars = host_vars(account, template)
+            # Everything here comes from AWS (an account's name is anyone's choice): never a template.
+            hostvars = wrap_var(host_vars(account, template))
             name = account["Id"] if options["hostname"] == "id" else account.get("Name") or account["Id"]
             if name in names:
                 raise KeyguardError(
                     f"hostname: accounts {names[name]} and {account['Id']} are both named {name!r}; "
                     "set hostname: id, or filter one out."
                 )
+            if PATTERN_CHARACTERS.search(name):
+                display.warning(
+                    f"keyguard.aws.accounts: host {name!r} (account {account['Id']}) has characters that --limit "
+                    "and hosts: read as a pattern; select it by its account ID group or set hostname: id."
+                )
             names[name] = account["Id"]
             self.inventory.add_host(name)
             for key, value in hostvars.items():
                 self.inventory.set_variable(name, key, value)
             self.inventory.set_variable(name, "ansible_connection", "local")
-            self._add_ou_groups(name, account["OuPath"])
+            self._add_ou_groups(name, [groups[unit_id] for unit_id in account.get("OuIds") or []])
             self._set_composite_vars(self.get_option("compose"), hostvars, name, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), hostvars, name, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, name, strict=strict)
 
     def _add_ou_groups(self, host, path):
         """Put the host in its OU's group, each OU's group being a child of its parent's."""
-        if not path:
-            return
         parent = None
-        for depth in range(1, len(path) + 1):
-            group = self.inventory.add_group(group_name(path[:depth]))
+        for name in path:
+            group = self.inventory.add_group(name)
             if parent is not None:
                 self.inventory.add_child(parent, group)
             parent = group
-        self.inventory.add_host(host, group=parent)
+        if parent is not None:
+            self.inventory.add_host(host, group=parent)

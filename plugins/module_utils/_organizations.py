@@ -60,9 +60,17 @@ def validate_template(template):
             "{account_name}."
         )
     sample = template.format(partition="aws", account_id="123456789012", account_name="example")
-    if not ROLE_ARN_PATTERN.fullmatch(sample):
+    match = ROLE_ARN_PATTERN.fullmatch(sample)
+    if not match:
         raise KeyguardError(
             f"role_arn_template must give an IAM role ARN such as {DEFAULT_ROLE_ARN_TEMPLATE} (got {template!r})."
+        )
+    other = ROLE_ARN_PATTERN.fullmatch(template.format(partition="aws", account_id="210987654321", account_name="x"))
+    if (match.group(2), other and other.group(2)) != ("123456789012", "210987654321"):
+        # Otherwise every host would assume the same role, sweep one account, and report each as done.
+        raise KeyguardError(
+            "role_arn_template must have {account_id} as the ARN's account, as in "
+            f"{DEFAULT_ROLE_ARN_TEMPLATE}, so that each host works in its own account (got {template!r})."
         )
 
 
@@ -79,7 +87,9 @@ def paginate(client, operation, key, **params):
 
 def list_accounts(client):
     """Return every account of the organization (ListAccounts, paged), with no OU path."""
-    return [dict(account, OuPath=None, OuId=None) for account in paginate(client, "list_accounts", "Accounts")]
+    return [
+        dict(account, OuPath=None, OuIds=None, OuId=None) for account in paginate(client, "list_accounts", "Accounts")
+    ]
 
 
 def unit_name(client, unit_id):
@@ -93,17 +103,35 @@ def unit_name(client, unit_id):
 
 
 def walk_units(client, unit_ids):
-    """Return the accounts under these roots or OUs and every OU below them, each with its OU path."""
-    accounts, seen = [], set()
-    pending = [(unit_id, [unit_name(client, unit_id)]) for unit_id in unit_ids]
+    """Return the accounts under these roots or OUs and every OU below them, each with its path from the outermost.
+
+    Each OU is listed once, whatever the order of unit_ids and even when one of them lies under another: an
+    account's path (OuPath, names; OuIds, IDs) then starts at the outermost given root or OU above it.
+    """
+    names, parents, members, order = {}, {}, {}, []
+    pending = list(dict.fromkeys(unit_ids))
     while pending:
-        unit_id, path = pending.pop(0)
-        for account in paginate(client, "list_accounts_for_parent", "Accounts", ParentId=unit_id):
-            if account["Id"] not in seen:  # an OU given together with one of its ancestors
-                seen.add(account["Id"])
-                accounts.append(dict(account, OuPath=path, OuId=unit_id))
+        unit_id = pending.pop(0)
+        if unit_id in members:  # a given OU already reached under another given one
+            continue
+        order.append(unit_id)
+        members[unit_id] = paginate(client, "list_accounts_for_parent", "Accounts", ParentId=unit_id)
         children = paginate(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=unit_id)
-        pending.extend((child["Id"], [*path, child["Name"]]) for child in children)
+        for child in children:
+            names[child["Id"]], parents[child["Id"]] = child["Name"], unit_id
+        pending.extend(child["Id"] for child in children if child["Id"] not in members)
+    for unit_id in unit_ids:
+        if unit_id not in names:  # outermost: no listing named it, so ask (a root needs no call)
+            names[unit_id] = unit_name(client, unit_id)
+    accounts, seen = [], set()
+    for unit_id in order:
+        ids = [unit_id]
+        while ids[0] in parents:
+            ids.insert(0, parents[ids[0]])
+        for account in members[unit_id]:
+            if account["Id"] not in seen:
+                seen.add(account["Id"])
+                accounts.append(dict(account, OuPath=[names[i] for i in ids], OuIds=ids, OuId=unit_id))
     return accounts
 
 

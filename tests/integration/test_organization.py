@@ -99,11 +99,17 @@ def inventory_source(tmp_path, name="org.accounts.yml", **options):
     return path
 
 
-def inventory(ansible, moto, source, *args, env=None):
+def inventory(ansible, moto, source, *args, env=None, cwd=None):
     """Run ansible-inventory --list on the source; return (completed process, parsed output or None)."""
     command = [str(BIN / "ansible-inventory"), "-i", str(source), "--list", *args]
     done = subprocess.run(
-        command, env=env or environment(ansible, moto), capture_output=True, text=True, timeout=120, check=False
+        command,
+        env=env or environment(ansible, moto),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
     )
     return done, (json.loads(done.stdout) if done.returncode == 0 else None)
 
@@ -126,11 +132,12 @@ def calls(moto, actions=None):
     return Counter({k: v for k, v in counted.items() if actions is None or k in actions})
 
 
-def sweep(ansible, moto, source, *args, env=None):
+def sweep(ansible, moto, source, *args, env=None, cwd=None):
     """Run the organization sweep on the inventory source; return (rc, stdout)."""
     command = [str(BIN / "ansible-playbook"), "-i", str(source), str(SWEEP), "--forks", "3", *args]
     done = subprocess.run(
         command,
+        cwd=cwd,
         env=env or environment(ansible, moto),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -262,6 +269,10 @@ def test_inventory_cache_serves_the_listing_until_flushed(ansible, moto, org, tm
         ({"organizational_units": ["Workloads"]}, "organizational_units: 'Workloads' is not a root ID"),
         ({"role_arn_template": "arn:aws:iam::{account}:role/X"}, "role_arn_template uses {account}"),
         ({"role_arn_template": "arn:aws:iam::{account_id}:user/X"}, "role_arn_template must give an IAM role ARN"),
+        (
+            {"role_arn_template": "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"},
+            "role_arn_template must have {account_id} as the ARN's account",
+        ),
         ({"account_name_pattern": "(prod"}, "account_name_pattern is not a valid regular expression"),
         ({"assume_role_arn": "arn:aws:iam::123:role/Org"}, "assume_role_arn must be an IAM role ARN"),
         (
@@ -279,6 +290,7 @@ def test_inventory_cache_serves_the_listing_until_flushed(ansible, moto, org, tm
         "ou-id",
         "template-field",
         "template-shape",
+        "template-one-account",
         "name-pattern",
         "role-arn",
         "external-id",
@@ -578,3 +590,173 @@ def test_inventory_refuses_two_accounts_with_the_same_host_name(ansible, moto, o
 
     done, listing = inventory(ansible, moto, inventory_source(tmp_path, name="ids.accounts.yml"))
     assert {org.ids["alpha"], twin} <= set(listing["_meta"]["hostvars"])  # by ID (the default), both are hosts
+
+
+JINJA_NAME = "{{ 7 * 6 }}{{ lookup('pipe', 'touch pwned') }}"  # Organizations takes up to 50 printable characters
+
+
+def test_jinja_in_an_account_name_stays_text_in_the_inventory_and_the_sweep(ansible, moto, org, tmp_path):
+    odd = org.aws.account(JINJA_NAME)
+    source = member_source(tmp_path, org, include_accounts=[odd, org.ids["gamma"]])
+
+    done, listing = inventory(ansible, moto, source, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert listing["_meta"]["hostvars"][odd]["account_name"] == {"__ansible_unsafe": JINJA_NAME}
+    assert listing["_meta"]["hostvars"][odd]["account_email"] == {"__ansible_unsafe": f"{JINJA_NAME}@example.com"}
+
+    rc, stdout = sweep(ansible, moto, source, "--check", cwd=tmp_path)
+    assert rc == 0, stdout
+    assert printed_summary(stdout)[odd]["account_name"] == JINJA_NAME
+    assert not (tmp_path / "pwned").exists()  # the lookup never ran
+    assert "42" not in printed_summary(stdout)[odd]["account_name"]
+
+
+def test_sweep_refuses_a_role_outside_the_hosts_account(ansible, moto, org, tmp_path):
+    master_role = f"arn:aws:iam::{org.ids['master']}:role/OrganizationAccountAccessRole"
+    # compose can still point every host at one role, past the inventory's own check of role_arn_template.
+    source = member_source(tmp_path, org, compose={"account_role_arn": repr(master_role)})
+    before = org.all_keys()
+
+    moto.clear_calls()
+    rc, stdout = sweep(ansible, moto, source)
+
+    assert rc == 2, stdout
+    members = [org.ids[name] for name in ("alpha", "beta", "gamma")]
+    assert {host: stats["failed"] for host, stats in recap(stdout).items() if host != "localhost"} == dict.fromkeys(
+        members, 1
+    )
+    summary = printed_summary(stdout)
+    for member in members:
+        assert summary[member]["error"] == (
+            f"account_role_arn {master_role} is not in account {member}; fix role_arn_template (or compose) in the "
+            "inventory so that each account's role is in that account."
+        )
+        assert (summary[member]["found"], summary[member]["changed"]) == (None, 0)
+    assert calls(moto, {"AssumeRole", "ListUsers", "UpdateAccessKey"}) == Counter()  # refused before any call
+    assert org.all_keys() == before
+
+
+def test_sweep_passes_the_external_id_only_when_given(ansible, moto, org, tmp_path):
+    source = member_source(tmp_path, org, include_accounts=[org.ids["gamma"]])
+
+    moto.clear_calls()
+    rc, stdout = sweep(ansible, moto, source, "--check", "-e", "org_external_id=tenant-42")
+    assert rc == 0, stdout
+    assumed = [params for action, params in moto.requests() if action == "AssumeRole"]
+    assert [p.get("ExternalId") for p in assumed] == ["tenant-42", "tenant-42"]  # the search, the (checked) change
+
+    moto.clear_calls()
+    rc, stdout = sweep(ansible, moto, source, "--check")
+    assert rc == 0, stdout
+    assumed = [params for action, params in moto.requests() if action == "AssumeRole"]
+    assert len(assumed) == 2 and not [p for p in assumed if "ExternalId" in p]
+
+
+def test_sweep_of_an_inventory_without_accounts_fails(ansible, moto, org, tmp_path):
+    source = member_source(tmp_path, org, account_name_pattern="^no-such-account$")
+
+    rc, stdout = sweep(ansible, moto, source)
+    assert rc == 2, stdout
+    assert "The inventory has no AWS accounts" in stdout
+    assert "TASK [Sweep this account]" not in stdout and "Find active keys" not in stdout
+
+    rc, stdout = sweep(ansible, moto, source, "-e", "org_allow_empty=true")
+    assert rc == 0, stdout
+
+    unreadable = inventory_source(tmp_path, name="bad.accounts.yml", organizational_units=["Workloads"])
+    rc, stdout = sweep(ansible, moto, unreadable)
+    assert rc == 2 and "The inventory has no AWS accounts" in stdout, stdout
+    env = environment(ansible, moto, ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
+    rc, stdout = sweep(ansible, moto, unreadable, env=env)
+    assert rc != 0 and "organizational_units: 'Workloads' is not a root ID" in stdout, stdout
+
+
+def test_inventory_ou_paths_and_calls_do_not_depend_on_the_order_given(ansible, moto, org, tmp_path):
+    root, prod, workloads = org.aws.root_id, org.units["Prod"], org.units["Workloads"]
+    alpha, beta, gamma = org.ids["alpha"], org.ids["beta"], org.ids["gamma"]
+    listings = []
+    for index, units in enumerate([[root, prod], [prod, root], [prod, workloads, root, prod]]):
+        moto.clear_calls()
+        done, listing = inventory(
+            ansible, moto, inventory_source(tmp_path, name=f"o{index}.accounts.yml", organizational_units=units)
+        )
+        assert done.returncode == 0, done.stderr
+        # Root, Workloads and Prod listed once each, and Prod's name comes from its parent's listing.
+        assert calls(moto) == Counter({"ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3}), units
+        listings.append(listing)
+    for listing in listings:
+        hostvars = {host: plain(v) for host, v in listing["_meta"]["hostvars"].items()}
+        assert hostvars[alpha]["account_ou_path"] == "Root/Workloads/Prod"
+        assert hostvars[beta]["account_ou_path"] == "Root/Workloads"
+        assert hostvars[gamma]["account_ou_path"] == "Root"
+        assert hosts_of(listing, "ou_root_workloads_prod") == {alpha}
+        assert listing["ou_root_workloads"]["children"] == ["ou_root_workloads_prod"]
+        assert listing["ou_root"]["children"] == ["ou_root_workloads"]
+    assert listings[0] == listings[1] == listings[2]
+
+
+def test_inventory_ou_groups_that_would_collide_get_the_ou_id(ansible, moto, org, tmp_path):
+    flat = org.aws.unit("a_b")
+    outer = org.aws.unit("a")
+    inner = org.aws.unit("b", outer)
+    shouting = org.aws.unit("WORKLOADS")
+    in_flat, in_inner, in_shouting = (
+        org.aws.account("in-flat", flat),
+        org.aws.account("in-inner", inner),
+        org.aws.account("in-shouting", shouting),
+    )
+    source = inventory_source(tmp_path, organizational_units=[org.aws.root_id])
+
+    done, listing = inventory(ansible, moto, source)
+    assert done.returncode == 0, done.stderr
+
+    def group(unit_id, name):
+        return f"{name}_{unit_id.replace('-', '_')}"
+
+    assert hosts_of(listing, group(flat, "ou_root_a_b")) == {in_flat}
+    assert hosts_of(listing, group(inner, "ou_root_a_b")) == {in_inner}
+    assert listing["ou_root_a"]["children"] == [group(inner, "ou_root_a_b")]
+    assert hosts_of(listing, group(shouting, "ou_root_workloads")) == {in_shouting}
+    workloads = group(org.units["Workloads"], "ou_root_workloads")
+    assert hosts_of(listing, workloads) == {org.ids["beta"]}
+    assert listing[workloads]["children"] == ["ou_root_workloads_prod"]
+    assert "ou_root_a_b" not in listing and "ou_root_workloads" not in listing
+    warnings = " ".join(done.stderr.split())
+    assert (
+        f"OUs {', '.join(sorted([flat, inner]))} would all be group ou_root_a_b; each group is named with its OU ID "
+        "appended instead."
+    ) in warnings
+
+    # --limit on a group now selects that OU's accounts only.
+    rc, stdout = sweep(ansible, moto, source, "--check", "--limit", group(inner, "ou_root_a_b"))
+    assert rc == 0, stdout
+    assert set(printed_summary(stdout)) == {in_inner}
+
+
+def test_inventory_cache_is_per_listing_and_identity(ansible, moto, org, tmp_path, fault_proxy):
+    cache = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "cache")}
+    done, _listing = inventory(ansible, moto, inventory_source(tmp_path, **cache))
+    assert done.returncode == 0, done.stderr
+    assert calls(moto, ORG_ACTIONS) == Counter({"ListAccounts": 1})
+
+    moto.clear_calls()  # the same file, now asking for the OUs: listed afresh, not the cached flat listing
+    source = inventory_source(tmp_path, organizational_units=[org.aws.root_id], **cache)
+    done, listing = inventory(ansible, moto, source)
+    assert calls(moto, ORG_ACTIONS) == Counter({"ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3})
+    assert plain(listing["_meta"]["hostvars"][org.ids["alpha"]])["account_ou_path"] == "Root/Workloads/Prod"
+
+    moto.clear_calls()  # a filter works on the cached listing: no call
+    filtered = inventory_source(
+        tmp_path, organizational_units=[org.aws.root_id], account_name_pattern="^beta$", **cache
+    )
+    done, listing = inventory(ansible, moto, filtered)
+    assert calls(moto, ORG_ACTIONS) == Counter()
+    assert set(listing["_meta"]["hostvars"]) == {org.ids["beta"]}
+
+    moto.clear_calls()  # another endpoint (or profile, role, key) is another listing
+    env = environment(ansible, moto, AWS_ENDPOINT_URL_ORGANIZATIONS=fault_proxy.url)
+    done, listing = inventory(ansible, moto, filtered, env=env)
+    assert done.returncode == 0, done.stderr
+    assert calls(moto, ORG_ACTIONS) == Counter({"ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3})
+    cached = "".join(path.read_text() for path in (tmp_path / "cache").iterdir())
+    assert ADMIN_SECRET not in cached and ADMIN_KEY not in "".join(p.name for p in (tmp_path / "cache").iterdir())

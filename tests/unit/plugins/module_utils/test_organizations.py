@@ -50,11 +50,6 @@ def test_walk_units_lists_each_ou_once_with_its_path(organizations):
     client, stubber = organizations
     top, child = "ou-ab12-11111111", "ou-ab12-22222222"
     stubber.add_response(
-        "describe_organizational_unit",
-        {"OrganizationalUnit": {"Id": top, "Name": "Workloads"}},
-        {"OrganizationalUnitId": top},
-    )
-    stubber.add_response(
         "list_accounts_for_parent", {"Accounts": [account("111111111111", "a")], "NextToken": "p2"}, {"ParentId": top}
     )
     stubber.add_response(
@@ -67,14 +62,46 @@ def test_walk_units_lists_each_ou_once_with_its_path(organizations):
     )
     stubber.add_response("list_accounts_for_parent", {"Accounts": [account("333333333333", "c")]}, {"ParentId": child})
     stubber.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": child})
+    stubber.add_response(
+        "describe_organizational_unit",
+        {"OrganizationalUnit": {"Id": top, "Name": "Workloads"}},
+        {"OrganizationalUnitId": top},
+    )
 
     accounts = _organizations.walk_units(client, [top])
 
-    assert [(a["Id"], a["OuPath"], a["OuId"]) for a in accounts] == [
-        ("111111111111", ["Workloads"], top),
-        ("222222222222", ["Workloads"], top),
-        ("333333333333", ["Workloads", "Prod"], child),
+    assert [(a["Id"], a["OuPath"], a["OuIds"], a["OuId"]) for a in accounts] == [
+        ("111111111111", ["Workloads"], [top], top),
+        ("222222222222", ["Workloads"], [top], top),
+        ("333333333333", ["Workloads", "Prod"], [top, child], child),
     ]
+
+
+@pytest.mark.parametrize("given", [["ou-ab12-22222222", "r-ab12"], ["r-ab12", "ou-ab12-22222222", "r-ab12"]])
+def test_walk_units_lists_each_ou_once_and_paths_start_at_the_outermost_given(organizations, given):
+    client, stubber = organizations
+    root, top, child = "r-ab12", "ou-ab12-11111111", "ou-ab12-22222222"
+    tree = {root: ([], [(top, "Workloads")]), top: (["222222222222"], [(child, "Prod")]), child: (["333333333333"], [])}
+    # Whatever the order given, each unit is listed once: a given OU under another given one is not walked again.
+    order = [child, root, top] if given[0] == child else [root, child, top]
+    for unit_id in order:
+        members, children = tree[unit_id]
+        stubber.add_response(
+            "list_accounts_for_parent", {"Accounts": [account(i, i[:1]) for i in members]}, {"ParentId": unit_id}
+        )
+        stubber.add_response(
+            "list_organizational_units_for_parent",
+            {"OrganizationalUnits": [{"Id": i, "Name": n} for i, n in children]},
+            {"ParentId": unit_id},
+        )
+
+    accounts = _organizations.walk_units(client, given)  # no DescribeOrganizationalUnit: Prod was named by its parent
+
+    paths = {a["Id"]: (a["OuPath"], a["OuIds"], a["OuId"]) for a in accounts}
+    assert paths == {
+        "222222222222": (["Root", "Workloads"], [root, top], top),
+        "333333333333": (["Root", "Workloads", "Prod"], [root, top, child], child),
+    }
 
 
 def test_walk_units_names_a_root_without_a_call(organizations):
@@ -165,6 +192,14 @@ def test_host_vars_build_the_role_in_the_accounts_partition():
         ({"role_arn_template": "arn:aws:iam::{account_id}:role/{region}"}, "role_arn_template uses {region}"),
         ({"role_arn_template": "arn:aws:iam::{account_id:role/X"}, "role_arn_template cannot be formatted"),
         ({"role_arn_template": "arn:aws:iam::{account_id}:role/"}, "role_arn_template must give an IAM role ARN"),
+        (
+            {"role_arn_template": "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"},
+            "role_arn_template must have {account_id} as the ARN's account",
+        ),
+        (
+            {"role_arn_template": "arn:aws:iam::210987654321:role/Audit-{account_id}"},
+            "role_arn_template must have {account_id} as the ARN's account",
+        ),
     ],
 )
 def test_bad_inventory_options_name_the_option(options, fragment):
