@@ -20,7 +20,7 @@ description:
     C(playbooks/org_cis_sweep.yml) does, so that no interpreter discovery runs for each account.
   - "Host vars: C(account_id), C(account_name), C(account_email), C(account_status), C(account_arn),
     C(account_ou_id) and C(account_ou_path) (V(null) without O(organizational_units)), and C(account_role_arn)
-    built from O(role_arn_template)."
+    built from O(role_arn_template). Every value from AWS is marked unsafe, so it is never templated."
   - The credentials must belong to the organization's management account or a delegated administrator for
     AWS Organizations; O(assume_role_arn) or O(profile) can reach it from elsewhere.
   - The source file's name must end with V(accounts.yml) or V(accounts.yaml).
@@ -42,9 +42,13 @@ options:
     description:
       - Only the accounts under these roots (V(r-xxxx)) or OUs (V(ou-xxxx-xxxxxxxx)), at any depth.
       - Give the root ID to list the whole organization with OU paths and groups.
+      - Each root or OU is listed once, whatever the order given, and an account's path starts at the outermost
+        given root or OU above it, so listing V(r-xxxx) with one of its OUs changes nothing.
       - Each OU becomes a group named C(ou_) followed by its path from the given root or OU, lowercase, with
         characters other than letters, digits and V(_) replaced by V(_), for example C(ou_root_workloads_prod).
         An OU's group is a child of its parent OU's group.
+      - When different OUs would get the same group name (V(a_b) and V(a/b), V(Prod) and V(prod)), each gets its
+        OU ID appended, for example C(ou_root_a_b_ou_ab12_11111111), with a warning.
     type: list
     elements: str
     default: []
@@ -73,6 +77,8 @@ options:
     description:
       - What names the host. Account IDs are unique and never change; names are easier to read but may change,
         and two accounts with the same name make the inventory fail.
+      - A name with characters that host patterns read as syntax (spaces, V(,), V(:), V(*), V(?), V(!), V(&),
+        V([), V(])) draws a warning, since C(--limit) cannot select that host by name.
     type: str
     choices: [id, name]
     default: id
@@ -80,6 +86,7 @@ options:
     description:
       - The role to assume in each account, put in the host var C(account_role_arn). The fields V({partition}),
         V({account_id}) and V({account_name}) are filled in per account.
+      - V({account_id}) must be the ARN's account, so that each host works in its own account.
       - Pass it to the modules with O(keyguard.aws.iam_access_key_status#module:assume_role_arn), for example in
         C(module_defaults) for C(group/keyguard.aws.aws).
     type: str
@@ -88,6 +95,10 @@ notes:
   - "Permissions: C(organizations:ListAccounts); with O(organizational_units), C(organizations:ListAccountsForParent),
     C(organizations:ListOrganizationalUnitsForParent) and C(organizations:DescribeOrganizationalUnit)."
   - With O(cache=true), a cached listing is used until O(cache_timeout) passes or C(--flush-cache) is given.
+    There is one per source file, set of O(organizational_units), and identity (O(access_key), O(profile),
+    O(region), O(endpoint_url), O(assume_role_arn), E(AWS_PROFILE), E(AWS_ACCESS_KEY_ID), E(AWS_ENDPOINT_URL),
+    E(AWS_ENDPOINT_URL_ORGANIZATIONS)), hashed into the cache key; no secret goes in. The filters apply to the
+    cached listing.
 """
 
 EXAMPLES = r"""
