@@ -296,7 +296,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if PATTERN_CHARACTERS.search(name):
                 display.warning(
                     f"keyguard.aws.accounts: host {name!r} (account {account['Id']}) has characters that --limit "
-                    "and hosts: read as a pattern; select it by its account ID group or set hostname: id."
+                    "and hosts: read as a pattern, so they cannot select it by name; use a group, or hostname: id."
                 )
             names[name] = account["Id"]
             self.inventory.add_host(name)

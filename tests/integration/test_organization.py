@@ -611,6 +611,19 @@ def test_jinja_in_an_account_name_stays_text_in_the_inventory_and_the_sweep(ansi
     assert not (tmp_path / "pwned").exists() and not (SWEEP.parent / "pwned").exists()
     assert "42" not in printed_summary(stdout)[odd]["account_name"]
 
+    named = inventory_source(
+        tmp_path, name="names.accounts.yml", hostname="name", include_accounts=[odd, org.ids["gamma"]]
+    )
+    done, listing = inventory(ansible, moto, named, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert set(listing["_meta"]["hostvars"]) == {JINJA_NAME, "gamma"}
+    warnings = " ".join(done.stderr.split())
+    assert (
+        f"keyguard.aws.accounts: host {JINJA_NAME!r} (account {odd}) has characters that --limit and hosts: read "
+        "as a pattern, so they cannot select it by name; use a group, or hostname: id."
+    ) in warnings
+    assert "'gamma'" not in warnings
+
 
 def test_sweep_refuses_a_role_outside_the_hosts_account(ansible, moto, org, tmp_path):
     master_role = f"arn:aws:iam::{org.ids['master']}:role/OrganizationAccountAccessRole"
