@@ -127,7 +127,10 @@ def test_an_asia_key_in_a_health_event_is_not_actionable():
     first, second = keyguard_of(source.events_from_body(json.dumps(event)))
     assert (first["actionable"], second["actionable"]) == (False, False)
     assert "ASIA" in first["not_actionable_reason"]
-    assert second["not_actionable_reason"] == "not an IAM user's access key ID (those start with AKIA)"
+    assert second["access_key_id"] == ""  # not of AWS's shape: never handed on
+    assert second["not_actionable_reason"] == (
+        "the access key ID is not of AWS's shape (A-Z and 0-9, 16 to 128 characters)"
+    )
 
 
 def test_a_health_event_naming_no_key_passes_on_raw():
@@ -183,12 +186,15 @@ def test_defaults():
         "profile": None,
         "wait_seconds": 20,
         "max_messages": 10,
+        "guardduty_finding_types": ("UnauthorizedAccess:IAMUser/", "CredentialAccess:IAMUser/", "PenTest:IAMUser/"),
     }
 
 
 def test_numbers_as_strings_from_rulebook_variables():
-    settings = source.parse_args({"queue_url": QUEUE_URL, "wait_seconds": "0", "max_messages": "1"})
-    assert (settings["wait_seconds"], settings["max_messages"]) == (0, 1)
+    settings = source.parse_args({"queue_url": QUEUE_URL, "wait_seconds": "1", "max_messages": "1"})
+    assert (settings["wait_seconds"], settings["max_messages"]) == (1, 1)
+    types = source.parse_args({"queue_url": QUEUE_URL, "guardduty_finding_types": "Impact:IAMUser/, PenTest:IAMUser/"})
+    assert types["guardduty_finding_types"] == ("Impact:IAMUser/", "PenTest:IAMUser/")
 
 
 @pytest.mark.parametrize(
@@ -196,7 +202,14 @@ def test_numbers_as_strings_from_rulebook_variables():
     [
         ({}, "queue_url is required"),
         ({"queue_url": "sqs/keyguard"}, "queue_url must be an http:// or https:// URL"),
-        ({"queue_url": QUEUE_URL, "wait_seconds": 21}, "wait_seconds must be a whole number from 0 to 20"),
+        ({"queue_url": QUEUE_URL, "wait_seconds": 21}, "wait_seconds must be a whole number from 1 to 20"),
+        # Short polling would ask an empty queue hundreds of times a second.
+        ({"queue_url": QUEUE_URL, "wait_seconds": 0}, "wait_seconds must be a whole number from 1 to 20, not 0."),
+        ({"queue_url": [QUEUE_URL]}, "queue_url must be a string (one queue URL), not a list."),
+        (
+            {"queue_url": QUEUE_URL, "guardduty_finding_types": ["{{ lookup('pipe', 'id') }}"]},
+            "guardduty_finding_types must be a list of GuardDuty finding types",
+        ),
         ({"queue_url": QUEUE_URL, "wait_seconds": True}, "wait_seconds must be a whole number"),
         ({"queue_url": QUEUE_URL, "max_messages": 0}, "max_messages must be a whole number from 1 to 10"),
         ({"queue_url": QUEUE_URL, "max_messages": "ten"}, "max_messages must be a whole number from 1 to 10"),
@@ -424,7 +437,8 @@ def test_documented_options_are_exactly_the_accepted_arguments():
     import yaml
 
     options = yaml.safe_load(source.DOCUMENTATION)["options"]
-    assert set(options) == set(source.STRING_ARGS) | set(source.INT_ARGS)
+    assert set(options) == set(source.STRING_ARGS) | set(source.INT_ARGS) | set(source.LIST_ARGS)
+    assert tuple(options["guardduty_finding_types"]["default"]) == source.GUARDDUTY_FINDING_TYPES
     for name, (default, _lowest, _highest) in source.INT_ARGS.items():
         assert options[name]["default"] == default
     assert [name for name, spec in options.items() if spec.get("required")] == ["queue_url"]
