@@ -243,9 +243,9 @@ def test_java_for_eda_is_only_in_bindep_eda_profile():
 # --- the playbook by hand: what the rulebook and the AWX job template run ---------------------------------------
 
 
-def contain_by_hand(ansible, check=False, **extra_vars):
+def contain_by_hand(ansible, check=False, credentials=(STRANGER_KEY, STRANGER_SECRET), **extra_vars):
     """Run playbooks/contain_exposed_key.yml against moto, credentials from the environment; return the Run."""
-    env = {"AWS_ACCESS_KEY_ID": STRANGER_KEY, "AWS_SECRET_ACCESS_KEY": STRANGER_SECRET}
+    env = {"AWS_ACCESS_KEY_ID": credentials[0], "AWS_SECRET_ACCESS_KEY": credentials[1]}
     env["AWS_ENDPOINT_URL_IAM"] = ansible.moto.url
     path = REPO / "playbooks" / "contain_exposed_key.yml"
     return ansible.run_file(path, check=check, env=env, extra_vars=extra_vars)
@@ -298,6 +298,64 @@ def test_playbook_input_errors_are_named_before_any_call(ansible, moto, extra_va
     assert run.rc != 0
     assert message in run.stdout
     assert run.calls == Counter()
+
+
+KEY = "AKIAIOSFODNN7EXAMPLE"
+TEMPLATE = "arn:aws:iam::{account_id}:role/KeyguardContainment"
+KEY_SHAPE = "access_key_id must be an IAM user's access key ID: AKIA and 12 to 124 capital letters and digits."
+ACCOUNT_SHAPE = "account_id must be an AWS account ID of 12 digits"
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        ({"access_key_id": "AKIA' OR 1=1"}, KEY_SHAPE),
+        ({"access_key_id": [KEY]}, KEY_SHAPE),
+        ({"access_key_id": f" {KEY}"}, KEY_SHAPE),
+        ({"access_key_id": KEY, "account_id": "12-3"}, ACCOUNT_SHAPE),
+        ({"access_key_id": KEY, "account_id": "1:role/Evil#", "keyguard_role_arn_template": TEMPLATE}, ACCOUNT_SHAPE),
+        (
+            {"access_key_id": KEY, "keyguard_role_arn_template": "arn:aws:iam::{account_id}:role/X y"},
+            "keyguard_role_arn_template must be an IAM role ARN such as",
+        ),
+        # A role template without the home account would assume a role even for keys in the caller's account.
+        (
+            {"access_key_id": KEY, "account_id": "123456789012", "keyguard_role_arn_template": TEMPLATE},
+            "keyguard_home_account_id is required with keyguard_role_arn_template: the 12-digit account of the "
+            "credentials this playbook runs with",
+        ),
+        ({"access_key_id": KEY, "keyguard_partition": "aws'"}, "keyguard_partition must be an AWS partition"),
+    ],
+)
+def test_playbook_refuses_inputs_of_the_wrong_shape_before_any_call(ansible, moto, extra_vars, message):
+    run = contain_by_hand(ansible, **extra_vars)
+    assert run.rc != 0
+    assert message in run.stdout
+    assert run.calls == Counter()
+
+
+def test_playbook_without_a_role_template_never_assumes_a_role(ansible, moto):
+    key = moto.user_with_key("member")["AccessKeyId"]
+    # An account other than the caller's, and no template: the key is looked for with the caller's credentials.
+    run = contain_by_hand(ansible, access_key_id=key, account_id="999999999999")
+    assert run.rc == 0, run.stdout
+    assert f"{key} of IAM user member in account 999999999999: Active -> Inactive" in run.stdout
+    assert run.calls == LOOKUP + Counter(UpdateAccessKey=1)  # no AssumeRole
+    assert moto.status("member", key) == "Inactive"
+
+
+def test_the_containment_identitys_own_key_is_reported_not_contained(ansible, moto):
+    own = moto.user_with_key("eda-runner")
+    run = contain_by_hand(
+        ansible, credentials=(own["AccessKeyId"], own["SecretAccessKey"]), access_key_id=own["AccessKeyId"]
+    )
+    assert run.rc != 0
+    assert (
+        f"NOT CONTAINED: access key {own['AccessKeyId']}: it is the key the containment credentials sign with; "
+        "deactivating it would leave the rulebook unable to contain any later key."
+    ) in " ".join(run.stdout.split())
+    assert "Traceback" not in run.stdout
+    assert moto.status("eda-runner", own["AccessKeyId"]) == "Active"
 
 
 def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_path):
