@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -27,10 +26,10 @@ LOOKUP = Counter(ListAccessKeys=2, GetAccessKeyLastUsed=1)
 RECAP = "PLAY RECAP"
 
 
-def health_event(key_id):
-    """Return the stored AWS Health exposure event, naming this key."""
+def health_event(*key_ids):
+    """Return the stored AWS Health exposure event, naming these keys."""
     event = json.loads((SAMPLES / "health_credentials_exposed.json").read_text())
-    event["detail"]["affectedEntities"] = [{"entityValue": key_id}]
+    event["detail"]["affectedEntities"] = [{"entityValue": key_id} for key_id in key_ids]
     return event
 
 
@@ -70,7 +69,7 @@ def link(moto):
 
 
 def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, link, tmp_path):
-    keys = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("bob", "carol", "dave", "erin")}
+    keys = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("bob", "carol", "dave", "erin", "frank")}
     gone = moto.add_key("erin")["AccessKeyId"]
     moto.iam.delete_access_key(UserName="erin", AccessKeyId=gone)
     sqs, queue_url, dlq_url = make_queue(moto.url, CREDENTIALS, visibility_timeout=2, max_receive_count=3)
@@ -137,8 +136,14 @@ def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, l
         # A key that no longer exists: the playbook fails and says why; the next event is still handled.
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(gone)))
         text = run.wait_for(RECAP, 5)
-        (failure,) = [line for line in text.splitlines() if line.startswith("fatal: [localhost]: FAILED!")]
-        assert f"Access key {gone} " in failure
+        # (ansible-rulebook prints a failed playbook's output twice: as it runs, and again in its error log.)
+        (failure,) = {
+            line
+            for line in text.splitlines()
+            if line.startswith("fatal: [localhost]: FAILED! => {") and "NOT CONTAINED: access key" in line
+        }
+        assert failure.startswith("fatal: [localhost]: FAILED!")
+        assert f"NOT CONTAINED: access key {gone} in account 123456789012: Access key {gone} " in failure
         assert "its owner could not be found" in failure
         assert f"The Access Key with id {gone} cannot be found" in failure
         assert "failed=1" in text.split(RECAP)[-1]
@@ -150,14 +155,70 @@ def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, l
         wait_until(lambda: queue_is_empty(sqs, queue_url), what="the queue to be empty")
         assert run.process.poll() is None
 
-        # Stopping during a 20 s long poll does not wait for the poll to end.
-        time.sleep(1)
-        assert run.stop() < 10
+        # Templates in every field an event carries: none is rendered anywhere (the rulebook's host would run
+        # them), none of those keys is acted on, and each is printed for a person with the field that was wrong.
+        pwned = tmp_path / "pwned"
+        pwned.mkdir()
+        hostile = [health_event(keys["frank"]) for _field in range(4)] + [
+            guardduty_finding("guardduty_malicious_ip_caller", keys["frank"], "frank") for _field in range(4)
+        ]
+        hostile[0]["detail"]["affectedAccount"] = pipe(pwned / "account")
+        hostile[1]["detail"]["affectedEntities"] = [{"entityValue": pipe(pwned / "key")}]
+        hostile[2]["time"] = pipe(pwned / "time")
+        hostile[3]["detail"]["affectedEntities"][0]["awsAccountId"] = pipe(pwned / "entity_account")
+        hostile[4]["detail"]["accountId"] = pipe(pwned / "guardduty_account")
+        hostile[5]["detail"]["resource"]["accessKeyDetails"]["userName"] = pipe(pwned / "user")
+        hostile[6]["detail"]["type"] = pipe(pwned / "reason")
+        hostile[7]["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = pipe(pwned / "guardduty_key")
+        for event in hostile:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
+        # Then what used to stop the source or jam the rules engine, each followed by a key that must still be
+        # contained: a message nested 5000 deep (alone and inside SNS), and keys the engine cannot store.
+        jams = ["[" * 5000 + "]" * 5000, sns_notification("[" * 5000 + "]" * 5000)]
+        jams += ['{"": 2}', '{"a.b": 1, "": 2, "keyguard": "str"}']
+        for jam in jams:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=jam)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(keys["frank"])))
+        wait_until(lambda: moto.status("frank", keys["frank"]) == "Inactive", what="frank's key to be Inactive")
+        text = run.wait_for("IAM user frank in account 123456789012: Active -> Inactive (deactivated now)")
+        assert text.count("NOT CONTAINED: ") - text.count("NOT CONTAINED: access key") == 1 + len(hostile)
+        assert "the account ID is not 12 digits" in text
+        assert "the event time is not an ISO 8601 UTC time" in text
+        assert "the user name is not an IAM user name" in text
+        assert "the finding type is not of GuardDuty's form" in text
+        assert "the access key ID is not of AWS's shape" in text
+        assert "could not be read (RecursionError, 10000 characters)" in text  # left for the redrive policy
+        assert "lookup('pipe'" not in text  # never printed, never handed on
+        assert list(pwned.iterdir()) == []
+        assert run.process.poll() is None
+
+        # Keys handed over when ansible-rulebook stops. A SIGTERM ends it at once (the embedded JVM exits, so
+        # nothing more is logged) and the batch's message is already deleted: a key whose playbook had not run is
+        # not contained. What is left to go on is the hand-over line naming every key, and the guide says so.
+        batch = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("gail", "hank", "ivan")}
+        recaps = run.text().count(RECAP)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(*batch.values())))
+        run.wait_for(RECAP, recaps + 1)
+        assert run.stop() < 10  # the source's 20 s long poll does not hold the stop
+        (handed,) = [line for line in run.text().splitlines() if all(key in line for key in batch.values())]
+        assert "SQS message " in handed
     finally:
         run.stop()
     text = run.text()
     assert STRANGER_SECRET not in text  # the credentials the source and the playbook use are never printed
     assert "Traceback" not in text
+
+
+def pipe(path):
+    """Return a template that, if ever rendered, creates this file on the host that renders it."""
+    return "{{ lookup('pipe', 'id > " + str(path) + "') }}"
+
+
+def sns_notification(message):
+    """Return an SNS notification wrapping this message text, as SNS delivers it to SQS."""
+    return json.dumps(
+        {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:123456789012:keyguard", "Message": message}
+    )
 
 
 def test_bad_source_arguments_stop_the_rulebook_with_the_reason(moto, tmp_path):
@@ -386,7 +447,9 @@ def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_pa
         assert launch["extra_vars"]["access_key_id"] == key
         # ansible-rulebook renders "{{ event.keyguard.account_id }}" natively: a number; the playbook copes.
         assert str(launch["extra_vars"]["account_id"]) == "123456789012"
-        assert launch["extra_vars"]["ansible_eda"]["event"]["keyguard"]["access_key_id"] == key
+        # Only the checked keyguard fields reach the job (var_root), never the raw event.
+        assert launch["extra_vars"]["ansible_eda"]["event"]["access_key_id"] == key
+        assert "raw" not in launch["extra_vars"]["ansible_eda"]["event"]
         assert controller.jobs[101]["status"] == "successful", controller.jobs[101]["stdout"]
         assert f"{key} of IAM user intern in account 123456789012: Active -> Inactive" in controller.jobs[101]["stdout"]
     finally:
