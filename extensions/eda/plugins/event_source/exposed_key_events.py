@@ -61,8 +61,10 @@ description:
   - >-
     ansible-rulebook keeps the events the rules engine has taken, and the playbooks they start, in memory only: a
     key handed over but whose playbook had not finished when ansible-rulebook stopped is not contained, and its
-    message is already deleted. When the source is stopped it logs, as a warning, every key it handed over in the
-    last 15 minutes, so a person (or a scheduled sweep) can check that each one is C(Inactive).
+    message is already deleted. The source logs C(SQS message <id>: keys <key IDs>) for each message it hands over,
+    so such keys can be found afterwards. A SIGTERM or SIGINT ends ansible-rulebook at once (its Java rules engine
+    exits the process); when ansible-rulebook cancels the source instead, the source also logs, as a warning, every
+    key it handed over in the last 15 minutes.
   - >-
     Credentials come from the AWS credential chain (environment, profile, instance or container role) unless
     O(access_key) and O(secret_key) or O(profile) are set. The source never logs them.
