@@ -2,6 +2,7 @@
 
 python tools/demo.py          the main job: preview, deactivate, re-run, shut off a leaked key (`make demo`)
 python tools/demo.py cis      the CIS 45-days-unused sweep: check-mode report, apply, re-run (`make demo-cis`)
+python tools/demo.py org      an AWS Organization: the accounts inventory, then the sweep of every account (`make demo-org`)
 python tools/demo.py serve    keep a seeded server running and print the variables to use it (`make demo-server`)
 python tools/demo.py eda      AWS reports leaked keys through SQS; ansible-rulebook shuts them off (`make demo-eda`)
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import boto3
 import eda_rulebook
+from moto_org import MotoOrganization
 from moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,6 +108,45 @@ def cis_sweep(moto, env):
     rcs = [playbook("cis_unused_keys.yml", env, "--check", "--diff")]
     rcs += [playbook("cis_unused_keys.yml", env), playbook("cis_unused_keys.yml", env)]
     print_keys(iam)
+    return max(rcs)
+
+
+def org_sweep(moto, env):
+    """Make an organization of four member accounts (one closed), list it, then sweep it: preview, apply, re-run."""
+    org = MotoOrganization(moto.url, DEMO_CREDENTIALS["AWS_ACCESS_KEY_ID"], DEMO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    workloads = org.unit("Workloads")
+    accounts = {
+        "prod-payments": org.account("prod-payments", org.unit("Prod", workloads)),
+        "staging": org.account("staging", workloads),
+        "sandbox": org.account("sandbox"),
+        "closed-legacy": org.account("closed-legacy"),
+    }
+    for index, account_id in enumerate(accounts.values()):
+        iam = org.member(account_id)
+        for user, days in (("ci-runner", 0), ("old-report-job", 90 + 30 * index)):
+            moto.days_ago(days)  # keys made this many days ago and never used
+            iam.create_user(UserName=user)
+            iam.create_access_key(UserName=user)
+    moto.days_ago(0)
+    org.close(accounts["closed-legacy"])
+    source = Path(env["ANSIBLE_HOME"]).parent / "org.accounts.yml"
+    source.write_text(
+        f"plugin: keyguard.aws.accounts\nexclude_accounts: ['{org.management_id}']\n"
+        f"organizational_units: ['{org.root_id}']\nhostname: name\n"
+    )
+    print(f"moto at {moto.url}: an organization with {', '.join(accounts)} (closed); each has a fresh key and a")
+    print("key unused for 90 days or more. The inventory source:\n" + source.read_text(), flush=True)
+    env = dict(env, AWS_ENDPOINT_URL=moto.url)  # Organizations, STS and IAM all at moto
+    print("$ ansible-inventory -i org.accounts.yml --graph", flush=True)
+    subprocess.call([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(source), "--graph"], env=env)
+    sweep = ("-i", str(source), "--forks", "3")
+    rcs = [playbook("org_cis_sweep.yml", env, *sweep, "--check")]
+    rcs += [playbook("org_cis_sweep.yml", env, *sweep), playbook("org_cis_sweep.yml", env, *sweep)]
+    print("\nKeys as each account now holds them:")
+    for name, account_id in accounts.items():
+        if name != "closed-legacy":
+            for key, (user, status) in sorted(org.keys(account_id).items(), key=lambda item: item[1]):
+                print(f"  {name:<14} {user:<15} {key}  {status}")
     return max(rcs)
 
 
@@ -199,7 +240,7 @@ def eda_containment(moto, env):
 
 def main():
     """Start moto, run the chosen scenario, stop moto."""
-    scenario = {"main": main_job, "cis": cis_sweep, "serve": serve, "eda": eda_containment}[
+    scenario = {"main": main_job, "cis": cis_sweep, "org": org_sweep, "serve": serve, "eda": eda_containment}[
         sys.argv[1] if len(sys.argv) > 1 else "main"
     ]
     with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:

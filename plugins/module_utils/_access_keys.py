@@ -53,6 +53,13 @@ def list_users(client):
 def normalise_key(metadata):
     """Return the fields we report for one key, from ListAccessKeys metadata."""
     created = metadata.get("CreateDate")
+    for field in ("AccessKeyId", "Status"):
+        if not metadata.get(field):
+            # IAM always sends both; without them the endpoint is not IAM, or something in between cut the answer.
+            raise KeyguardError(
+                f"iam:ListAccessKeys answered a key without {field}; check endpoint_url and any proxy in between.",
+                "NotIAM",
+            )
     return {
         "access_key_id": metadata["AccessKeyId"],
         "user_name": metadata.get("UserName"),

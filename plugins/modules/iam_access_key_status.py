@@ -47,7 +47,8 @@ options:
         other fields are ignored, so the RV(keyguard.aws.iam_access_key_info#module:access_keys) list of
         M(keyguard.aws.iam_access_key_info) can be passed as it is.
       - A key listed twice is handled once; an item without C(user_name) takes the one of another item for the
-        same key, and only two different user names for one key are refused. An empty list changes nothing.
+        same key, and only two different user names for one key are refused. IAM user names are case-insensitive,
+        so V(bob) and V(Bob) are one user and the first spelling is used. An empty list changes nothing.
     type: list
     elements: dict
   status:
@@ -253,8 +254,12 @@ def requested_keys(params):
             raise KeyguardError(f"{prefix}user_name must be {USER_NAME_RULE}.")
         # An entry without a user name merges into a named one for the same key, in either order.
         known = wanted.get(access_key_id)
-        if known and user_name and known != user_name:
-            raise KeyguardError(f"{prefix}access_key_id {access_key_id} is listed twice, with different user names.")
+        # IAM user names are case-insensitive: Bob and bob are one user, and the first spelling stays.
+        if known and user_name and known.lower() != user_name.lower():
+            raise KeyguardError(
+                f"{prefix}access_key_id {access_key_id} is listed twice, with different user names "
+                f"{known!r} and {user_name!r}; a key belongs to one user."
+            )
         wanted[access_key_id] = known or user_name
     return list(wanted.items())
 

@@ -73,6 +73,7 @@ def test_older_than_90_days_without_last_use(ansible, moto, fleet):
     assert run.calls == Counter(ListUsers=1, ListAccessKeys=5)
 
 
+@pytest.mark.matrix
 def test_one_user_with_every_field(ansible, moto, fleet):
     run = info(ansible, user_name="busy")
     (key,) = run.result["access_keys"]
@@ -120,6 +121,7 @@ def test_info_bad_options(ansible, moto):
 # --- bulk ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.matrix
 def test_bulk_four_runs_with_exact_calls(ansible, moto):
     keys = [moto.user_with_key(f"user{i}") for i in range(3)]
     extra = moto.add_key("user0")

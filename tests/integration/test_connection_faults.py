@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,9 +59,22 @@ def test_endpoint_answering_html_is_one_line_naming_it(ansible, html_endpoint, p
 def role_profiles(tmp_path, alice, moto, region="region = us-east-1\n"):
     """Write profile alice (alice's static key) and alice-role (assumes a role with it); return the environment."""
     static = f"aws_access_key_id = {alice['AccessKeyId']}\naws_secret_access_key = {alice['SecretAccessKey']}\n"
-    (tmp_path / "aws-credentials").write_text(f"[alice]\n{static}\n[self-role]\n{static}")
+    other = "aws_access_key_id = AKIAOTHEREXAMPLE0000\naws_secret_access_key = other\n"
+    (tmp_path / "aws-credentials").write_text(
+        f"[alice]\n{static}\n[self-role]\n{static}\n[mixed]\n{static}\n[other]\n{other}"
+    )
+    # aws-vault style: a credential_process prints alice's static key.
+    process = tmp_path / "alice-keys.sh"
+    keys = json.dumps(dict(Version=1, AccessKeyId=alice["AccessKeyId"], SecretAccessKey=alice["SecretAccessKey"]))
+    process.write_text(f"#!/bin/sh\necho '{keys}'\n")
+    process.chmod(0o700)
     (tmp_path / "aws-config").write_text(
         f"[profile alice-role]\nrole_arn = {ROLE_ARN}\nsource_profile = alice\n{region}\n"
+        f"[profile vault]\ncredential_process = {process}\n"
+        f"[profile process-role]\nrole_arn = {ROLE_ARN}\nsource_profile = vault\n{region}\n"
+        # botocore signs AssumeRole with a source profile's own static key, not with its role's.
+        f"[profile mixed]\nrole_arn = {ROLE_ARN}\nsource_profile = other\n"
+        f"[profile mixed-role]\nrole_arn = {ROLE_ARN}\nsource_profile = mixed\n{region}\n"
         f"[profile chained-role]\nrole_arn = {ROLE_ARN}\nsource_profile = alice-role\n{region}\n"
         f"[profile self-role]\nrole_arn = {ROLE_ARN}\nsource_profile = self-role\n{region}\n"
         f"[profile env-role]\nrole_arn = {ROLE_ARN}\ncredential_source = Environment\n{region}"
@@ -85,8 +99,16 @@ def test_refused_role_assumption_is_one_line_naming_the_profile(ansible, moto, t
 
 @pytest.mark.parametrize(
     "profile, check",  # check mode does not depend on where the key comes from: once is enough
-    [("alice-role", True), ("alice-role", False), ("chained-role", False), ("self-role", False), ("env-role", False)],
-    ids=["alice-role-check", "alice-role", "chained-role", "self-role", "env-role"],
+    [
+        ("alice-role", True),
+        ("alice-role", False),
+        ("chained-role", False),
+        ("self-role", False),
+        ("env-role", False),
+        ("process-role", False),
+        ("mixed-role", False),
+    ],
+    ids=["alice-role-check", "alice-role", "chained-role", "self-role", "env-role", "process-role", "mixed-role"],
 )
 def test_refuses_to_deactivate_the_static_key_behind_an_assumed_role(ansible, moto, tmp_path, profile, check):
     alice = moto.user_with_key("alice")

@@ -139,9 +139,47 @@ def test_unverifiable_certificate_is_one_line_naming_the_fix(ansible, tls_front,
     run = ansible.run(dict(args, aws_ca_bundle=other) if bundle == "wrong" else args, module=INFO)
     assert_clean_failure(
         run,
-        "iam:ListAccessKeys: the IAM endpoint's TLS certificate could not be verified",
+        f"iam:ListAccessKeys: the TLS certificate of the IAM endpoint {url} could not be verified",
         "CERTIFICATE_VERIFY_FAILED",
         "aws_ca_bundle or AWS_CA_BUNDLE",
         "validate_certs: false",
     )
     assert run.calls == {}
+
+
+# --- the STS call botocore makes to assume a profile's role -----------------------------------------------
+
+
+def role_profile(tmp_path):
+    """Write a profile `deploy` that assumes a role with the static keys of profile `base`."""
+    (tmp_path / "aws-config").write_text(
+        "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nsource_profile = base\n"
+    )
+    (tmp_path / "aws-credentials").write_text(
+        f"[base]\naws_access_key_id = {ADMIN_KEY}\naws_secret_access_key = {ADMIN_SECRET}\n"
+    )
+
+
+@pytest.mark.parametrize("verify", ["aws_ca_bundle", "validate_certs"])
+def test_verify_options_reach_the_sts_call_that_assumes_the_profiles_role(ansible, moto, tls_front, bob, verify):
+    """IAM is plain HTTP here; only STS sits behind the TLS front, so only the assume-role call can fail TLS."""
+    url, bundle, other = tls_front
+    role_profile(ansible.workdir)
+    args = dict(user_name="bob", include_last_used=False, endpoint_url=moto.url, profile="deploy", region="us-east-1")
+    args.update(aws_ca_bundle=bundle) if verify == "aws_ca_bundle" else args.update(validate_certs=False)
+    # An unrelated bundle in every variable botocore would otherwise fall back on.
+    env = {"AWS_ENDPOINT_URL_STS": url, "AWS_CA_BUNDLE": other, "REQUESTS_CA_BUNDLE": other}
+    run = ansible.run(args, module=INFO, env=env)
+    assert keys_seen(run) == [bob["AccessKeyId"]]
+    assert run.calls["AssumeRole"] == 1
+
+
+def test_unverifiable_sts_certificate_names_the_sts_endpoint(ansible, moto, tls_front, bob):
+    url, _bundle, other = tls_front
+    role_profile(ansible.workdir)
+    args = dict(user_name="bob", include_last_used=False, endpoint_url=moto.url, profile="deploy", region="us-east-1")
+    run = ansible.run(args, module=INFO, env={"AWS_ENDPOINT_URL_STS": url, "REQUESTS_CA_BUNDLE": other})
+    assert_clean_failure(
+        run, f"Connecting to STS: the TLS certificate of the STS endpoint {url}/ could not be verified", "aws_ca_bundle"
+    )
+    assert "ListAccessKeys" not in run.calls

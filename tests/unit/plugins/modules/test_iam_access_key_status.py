@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SIGNER = "AKIAI44QH8DHBEXAMPLE"
@@ -381,7 +382,7 @@ def test_activating_its_own_key_is_no_lockout(iam):
 
 def run_main(args, capsys):
     """Run main() with these task args; return its JSON result."""
-    with patch_module_args(args), pytest.raises(SystemExit):
+    with patch_module_args(controller_args(args)), pytest.raises(SystemExit):
         module.main()
     return json.loads(capsys.readouterr().out)
 
@@ -585,6 +586,23 @@ def test_bulk_unnamed_item_merges_into_the_named_one(named_first):
     items = items if named_first else [items[1], items[0], items[2]]
     task = dict(access_key_id=None, user_name=None, access_keys=items)
     assert module.requested_keys(task) == [(K1, "bob"), (K2, None)]
+
+
+def test_bulk_user_names_differing_only_in_case_are_one_user():
+    """IAM user names are case-insensitive, so bob and Bob name the same user; the first spelling is kept."""
+    items = [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K1, "user_name": "Bob"}]
+    task = dict(access_key_id=None, user_name=None, access_keys=items)
+    assert module.requested_keys(task) == [(K1, "bob")]
+
+
+def test_bulk_conflict_names_both_user_names():
+    items = [{"access_key_id": K1, "user_name": "alice"}, {"access_key_id": K1, "user_name": "bob"}]
+    with pytest.raises(KeyguardError) as caught:
+        module.requested_keys(dict(access_key_id=None, user_name=None, access_keys=items))
+    assert str(caught.value) == (
+        f"access_keys[1].access_key_id {K1} is listed twice, with different user names 'alice' and 'bob'; "
+        "a key belongs to one user."
+    )
 
 
 def test_bulk_unnamed_item_between_two_different_names_still_conflicts():
