@@ -15,7 +15,8 @@ from urllib.parse import parse_qs
 import pytest
 from eda_rulebook import EDA_BIN, REPO, RulebookRun, make_queue, wait_until
 from fake_controller import FakeController
-from harness import BIN, COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
+from harness import ADMIN_KEY, ADMIN_SECRET, BIN, COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
+from moto_org import ROLE_NAME, MotoOrganization
 from tcp_link import TcpLink
 
 SAMPLES = REPO / "tests" / "unit" / "extensions" / "eda" / "samples"
@@ -307,7 +308,7 @@ def test_java_for_eda_is_only_in_bindep_eda_profile():
 def contain_by_hand(ansible, check=False, credentials=(STRANGER_KEY, STRANGER_SECRET), **extra_vars):
     """Run playbooks/contain_exposed_key.yml against moto, credentials from the environment; return the Run."""
     env = {"AWS_ACCESS_KEY_ID": credentials[0], "AWS_SECRET_ACCESS_KEY": credentials[1]}
-    env["AWS_ENDPOINT_URL_IAM"] = ansible.moto.url
+    env["AWS_ENDPOINT_URL_IAM"] = env["AWS_ENDPOINT_URL_STS"] = ansible.moto.url
     path = REPO / "playbooks" / "contain_exposed_key.yml"
     return ansible.run_file(path, check=check, env=env, extra_vars=extra_vars)
 
@@ -457,3 +458,32 @@ def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_pa
             run.stop()
         if controller:
             controller.close()
+
+
+def test_playbook_contains_a_key_in_a_member_account_through_its_role_only(ansible, moto):
+    aws = MotoOrganization(moto.url, ADMIN_KEY, ADMIN_SECRET)
+    member = aws.account("member")
+    iam = aws.member(member)
+    iam.create_user(UserName="leaky")
+    key = iam.create_access_key(UserName="leaky")["AccessKey"]["AccessKeyId"]
+    home = moto.user_with_key("leaky")["AccessKeyId"]  # the same user name in the management account
+    across = dict(
+        access_key_id=key,
+        account_id=member,
+        keyguard_role_arn_template="arn:aws:iam::{account_id}:role/" + ROLE_NAME,
+        keyguard_home_account_id=aws.management_id,
+    )
+    admin = (ADMIN_KEY, ADMIN_SECRET)
+    applied = contain_by_hand(ansible, credentials=admin, **across)
+    assert applied.rc == 0, applied.stdout
+    assert f"{key} of IAM user leaky in account {member}: Active -> Inactive (deactivated now)" in applied.stdout
+    assert aws.keys(member)[key] == ("leaky", "Inactive")
+    assert moto.status("leaky", home) == "Active"  # the management account's user of the same name is untouched
+    (assumed,) = [params for action, params in applied.requests if action == "AssumeRole"]
+    assert assumed["RoleArn"] == f"arn:aws:iam::{member}:role/{ROLE_NAME}"
+    assert assumed["RoleSessionName"] == "keyguard-contain-exposed-key"
+    assert applied.calls == LOOKUP + Counter(AssumeRole=1, UpdateAccessKey=1)
+    again = contain_by_hand(ansible, credentials=admin, **across)
+    assert again.rc == 0, again.stdout
+    assert f"{key} of IAM user leaky in account {member}: Inactive -> Inactive (already inactive" in again.stdout
+    assert again.calls == LOOKUP + Counter(AssumeRole=1)
