@@ -173,6 +173,7 @@ STRING_ARGS = ("queue_url", "region", "endpoint_url", "access_key", "secret_key"
 INT_ARGS = {"wait_seconds": (20, 1, 20), "max_messages": (10, 1, 10)}  # name: (default, lowest, highest)
 LIST_ARGS = ("guardduty_finding_types",)
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
+DRAIN_WARNING_SECONDS = 60  # the rules engine has taken nothing for this long: say so, once
 HANDED_OVER_WINDOW = 900  # seconds of handed-over keys that a stop names as possibly not contained
 # The queue or the credentials are wrong: retrying cannot help, so the source stops at start-up with the reason.
 FATAL_AT_START = {
@@ -649,7 +650,15 @@ async def drained(queue):
     # ansible-rulebook hands sources a FilteredQueue around an asyncio.Queue (of size 1); a plain queue works too.
     inner = getattr(queue, "queue", queue)
     qsize = getattr(inner, "qsize", None)
+    started, warned = time.monotonic(), False
     while callable(qsize) and qsize() > 0:
+        if not warned and time.monotonic() - started > DRAIN_WARNING_SECONDS:
+            # The messages stay undeleted meanwhile, so SQS delivers them again and the redrive policy applies.
+            logger.warning(
+                "The rules engine has taken no event for %d s; the messages are not deleted until it does",
+                DRAIN_WARNING_SECONDS,
+            )
+            warned = True
         await asyncio.sleep(0.05)
 
 

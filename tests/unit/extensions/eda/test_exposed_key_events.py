@@ -670,3 +670,12 @@ def test_keys_handed_over_long_ago_are_not_named_at_stop(caplog):
     source.report_handed_over(handed_over, now=1000.0 + source.HANDED_OVER_WINDOW)
     assert "AKIANEW0000000000001" in caplog.text
     assert "AKIAOLD0000000000001" not in caplog.text
+
+
+def test_an_engine_that_takes_nothing_is_warned_about_once(monkeypatch, caplog):
+    monkeypatch.setattr(source, "DRAIN_WARNING_SECONDS", 0)
+    log = []
+    queue = DrainingQueue(log)
+    asyncio.run(source.drained(queue))
+    assert log == ["qsize 1", "qsize 2", "qsize 3"]
+    assert caplog.text.count("The rules engine has taken no event for 0 s") == 1
