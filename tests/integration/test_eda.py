@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -16,7 +15,8 @@ from urllib.parse import parse_qs
 import pytest
 from eda_rulebook import EDA_BIN, REPO, RulebookRun, make_queue, wait_until
 from fake_controller import FakeController
-from harness import BIN, COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
+from harness import ADMIN_KEY, ADMIN_SECRET, BIN, COLLECTIONS, STRANGER_KEY, STRANGER_SECRET
+from moto_org import ROLE_NAME, MotoOrganization
 from tcp_link import TcpLink
 
 SAMPLES = REPO / "tests" / "unit" / "extensions" / "eda" / "samples"
@@ -27,10 +27,10 @@ LOOKUP = Counter(ListAccessKeys=2, GetAccessKeyLastUsed=1)
 RECAP = "PLAY RECAP"
 
 
-def health_event(key_id):
-    """Return the stored AWS Health exposure event, naming this key."""
+def health_event(*key_ids):
+    """Return the stored AWS Health exposure event, naming these keys."""
     event = json.loads((SAMPLES / "health_credentials_exposed.json").read_text())
-    event["detail"]["affectedEntities"] = [{"entityValue": key_id}]
+    event["detail"]["affectedEntities"] = [{"entityValue": key_id} for key_id in key_ids]
     return event
 
 
@@ -70,7 +70,7 @@ def link(moto):
 
 
 def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, link, tmp_path):
-    keys = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("bob", "carol", "dave", "erin")}
+    keys = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("bob", "carol", "dave", "erin", "frank")}
     gone = moto.add_key("erin")["AccessKeyId"]
     moto.iam.delete_access_key(UserName="erin", AccessKeyId=gone)
     sqs, queue_url, dlq_url = make_queue(moto.url, CREDENTIALS, visibility_timeout=2, max_receive_count=3)
@@ -137,8 +137,14 @@ def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, l
         # A key that no longer exists: the playbook fails and says why; the next event is still handled.
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(gone)))
         text = run.wait_for(RECAP, 5)
-        (failure,) = [line for line in text.splitlines() if line.startswith("fatal: [localhost]: FAILED!")]
-        assert f"Access key {gone} " in failure
+        # (ansible-rulebook prints a failed playbook's output twice: as it runs, and again in its error log.)
+        (failure,) = {
+            line
+            for line in text.splitlines()
+            if line.startswith("fatal: [localhost]: FAILED! => {") and "NOT CONTAINED: access key" in line
+        }
+        assert failure.startswith("fatal: [localhost]: FAILED!")
+        assert f"NOT CONTAINED: access key {gone} in account 123456789012: Access key {gone} " in failure
         assert "its owner could not be found" in failure
         assert f"The Access Key with id {gone} cannot be found" in failure
         assert "failed=1" in text.split(RECAP)[-1]
@@ -150,14 +156,70 @@ def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, l
         wait_until(lambda: queue_is_empty(sqs, queue_url), what="the queue to be empty")
         assert run.process.poll() is None
 
-        # Stopping during a 20 s long poll does not wait for the poll to end.
-        time.sleep(1)
-        assert run.stop() < 10
+        # Templates in every field an event carries: none is rendered anywhere (the rulebook's host would run
+        # them), none of those keys is acted on, and each is printed for a person with the field that was wrong.
+        pwned = tmp_path / "pwned"
+        pwned.mkdir()
+        hostile = [health_event(keys["frank"]) for _field in range(4)] + [
+            guardduty_finding("guardduty_malicious_ip_caller", keys["frank"], "frank") for _field in range(4)
+        ]
+        hostile[0]["detail"]["affectedAccount"] = pipe(pwned / "account")
+        hostile[1]["detail"]["affectedEntities"] = [{"entityValue": pipe(pwned / "key")}]
+        hostile[2]["time"] = pipe(pwned / "time")
+        hostile[3]["detail"]["affectedEntities"][0]["awsAccountId"] = pipe(pwned / "entity_account")
+        hostile[4]["detail"]["accountId"] = pipe(pwned / "guardduty_account")
+        hostile[5]["detail"]["resource"]["accessKeyDetails"]["userName"] = pipe(pwned / "user")
+        hostile[6]["detail"]["type"] = pipe(pwned / "reason")
+        hostile[7]["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = pipe(pwned / "guardduty_key")
+        for event in hostile:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
+        # Then what used to stop the source or jam the rules engine, each followed by a key that must still be
+        # contained: a message nested 5000 deep (alone and inside SNS), and keys the engine cannot store.
+        jams = ["[" * 5000 + "]" * 5000, sns_notification("[" * 5000 + "]" * 5000)]
+        jams += ['{"": 2}', '{"a.b": 1, "": 2, "keyguard": "str"}']
+        for jam in jams:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=jam)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(keys["frank"])))
+        wait_until(lambda: moto.status("frank", keys["frank"]) == "Inactive", what="frank's key to be Inactive")
+        text = run.wait_for("IAM user frank in account 123456789012: Active -> Inactive (deactivated now)")
+        assert text.count("NOT CONTAINED: ") - text.count("NOT CONTAINED: access key") == 1 + len(hostile)
+        assert "the account ID is not 12 digits" in text
+        assert "the event time is not an ISO 8601 UTC time" in text
+        assert "the user name is not an IAM user name" in text
+        assert "the finding type is not of GuardDuty's form" in text
+        assert "the access key ID is not of AWS's shape" in text
+        assert "could not be read (RecursionError, 10000 characters)" in text  # left for the redrive policy
+        assert "lookup('pipe'" not in text  # never printed, never handed on
+        assert list(pwned.iterdir()) == []
+        assert run.process.poll() is None
+
+        # Keys handed over when ansible-rulebook stops. A SIGTERM ends it at once (the embedded JVM exits, so
+        # nothing more is logged) and the batch's message is already deleted: a key whose playbook had not run is
+        # not contained. What is left to go on is the hand-over line naming every key, and the guide says so.
+        batch = {user: moto.user_with_key(user)["AccessKeyId"] for user in ("gail", "hank", "ivan")}
+        recaps = run.text().count(RECAP)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(*batch.values())))
+        run.wait_for(RECAP, recaps + 1)
+        assert run.stop() < 10  # the source's 20 s long poll does not hold the stop
+        (handed,) = [line for line in run.text().splitlines() if all(key in line for key in batch.values())]
+        assert "SQS message " in handed
     finally:
         run.stop()
     text = run.text()
     assert STRANGER_SECRET not in text  # the credentials the source and the playbook use are never printed
     assert "Traceback" not in text
+
+
+def pipe(path):
+    """Return a template that, if ever rendered, creates this file on the host that renders it."""
+    return "{{ lookup('pipe', 'id > " + str(path) + "') }}"
+
+
+def sns_notification(message):
+    """Return an SNS notification wrapping this message text, as SNS delivers it to SQS."""
+    return json.dumps(
+        {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:123456789012:keyguard", "Message": message}
+    )
 
 
 def test_bad_source_arguments_stop_the_rulebook_with_the_reason(moto, tmp_path):
@@ -243,10 +305,10 @@ def test_java_for_eda_is_only_in_bindep_eda_profile():
 # --- the playbook by hand: what the rulebook and the AWX job template run ---------------------------------------
 
 
-def contain_by_hand(ansible, check=False, **extra_vars):
+def contain_by_hand(ansible, check=False, credentials=(STRANGER_KEY, STRANGER_SECRET), **extra_vars):
     """Run playbooks/contain_exposed_key.yml against moto, credentials from the environment; return the Run."""
-    env = {"AWS_ACCESS_KEY_ID": STRANGER_KEY, "AWS_SECRET_ACCESS_KEY": STRANGER_SECRET}
-    env["AWS_ENDPOINT_URL_IAM"] = ansible.moto.url
+    env = {"AWS_ACCESS_KEY_ID": credentials[0], "AWS_SECRET_ACCESS_KEY": credentials[1]}
+    env["AWS_ENDPOINT_URL_IAM"] = env["AWS_ENDPOINT_URL_STS"] = ansible.moto.url
     path = REPO / "playbooks" / "contain_exposed_key.yml"
     return ansible.run_file(path, check=check, env=env, extra_vars=extra_vars)
 
@@ -300,6 +362,64 @@ def test_playbook_input_errors_are_named_before_any_call(ansible, moto, extra_va
     assert run.calls == Counter()
 
 
+KEY = "AKIAIOSFODNN7EXAMPLE"
+TEMPLATE = "arn:aws:iam::{account_id}:role/KeyguardContainment"
+KEY_SHAPE = "access_key_id must be an IAM user's access key ID: AKIA and 12 to 124 capital letters and digits."
+ACCOUNT_SHAPE = "account_id must be an AWS account ID of 12 digits"
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        ({"access_key_id": "AKIA' OR 1=1"}, KEY_SHAPE),
+        ({"access_key_id": [KEY]}, KEY_SHAPE),
+        ({"access_key_id": f" {KEY}"}, KEY_SHAPE),
+        ({"access_key_id": KEY, "account_id": "12-3"}, ACCOUNT_SHAPE),
+        ({"access_key_id": KEY, "account_id": "1:role/Evil#", "keyguard_role_arn_template": TEMPLATE}, ACCOUNT_SHAPE),
+        (
+            {"access_key_id": KEY, "keyguard_role_arn_template": "arn:aws:iam::{account_id}:role/X y"},
+            "keyguard_role_arn_template must be an IAM role ARN such as",
+        ),
+        # A role template without the home account would assume a role even for keys in the caller's account.
+        (
+            {"access_key_id": KEY, "account_id": "123456789012", "keyguard_role_arn_template": TEMPLATE},
+            "keyguard_home_account_id is required with keyguard_role_arn_template: the 12-digit account of the "
+            "credentials this playbook runs with",
+        ),
+        ({"access_key_id": KEY, "keyguard_partition": "aws'"}, "keyguard_partition must be an AWS partition"),
+    ],
+)
+def test_playbook_refuses_inputs_of_the_wrong_shape_before_any_call(ansible, moto, extra_vars, message):
+    run = contain_by_hand(ansible, **extra_vars)
+    assert run.rc != 0
+    assert message in run.stdout
+    assert run.calls == Counter()
+
+
+def test_playbook_without_a_role_template_never_assumes_a_role(ansible, moto):
+    key = moto.user_with_key("member")["AccessKeyId"]
+    # An account other than the caller's, and no template: the key is looked for with the caller's credentials.
+    run = contain_by_hand(ansible, access_key_id=key, account_id="999999999999")
+    assert run.rc == 0, run.stdout
+    assert f"{key} of IAM user member in account 999999999999: Active -> Inactive" in run.stdout
+    assert run.calls == LOOKUP + Counter(UpdateAccessKey=1)  # no AssumeRole
+    assert moto.status("member", key) == "Inactive"
+
+
+def test_the_containment_identitys_own_key_is_reported_not_contained(ansible, moto):
+    own = moto.user_with_key("eda-runner")
+    run = contain_by_hand(
+        ansible, credentials=(own["AccessKeyId"], own["SecretAccessKey"]), access_key_id=own["AccessKeyId"]
+    )
+    assert run.rc != 0
+    assert (
+        f"NOT CONTAINED: access key {own['AccessKeyId']}: it is the key the containment credentials sign with; "
+        "deactivating it would leave the rulebook unable to contain any later key."
+    ) in " ".join(run.stdout.split())
+    assert "Traceback" not in run.stdout
+    assert moto.status("eda-runner", own["AccessKeyId"]) == "Active"
+
+
 def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_path):
     key = moto.user_with_key("intern")["AccessKeyId"]
     sqs, queue_url, _dlq = make_queue(moto.url, CREDENTIALS)
@@ -328,7 +448,9 @@ def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_pa
         assert launch["extra_vars"]["access_key_id"] == key
         # ansible-rulebook renders "{{ event.keyguard.account_id }}" natively: a number; the playbook copes.
         assert str(launch["extra_vars"]["account_id"]) == "123456789012"
-        assert launch["extra_vars"]["ansible_eda"]["event"]["keyguard"]["access_key_id"] == key
+        # Only the checked keyguard fields reach the job (var_root), never the raw event.
+        assert launch["extra_vars"]["ansible_eda"]["event"]["access_key_id"] == key
+        assert "raw" not in launch["extra_vars"]["ansible_eda"]["event"]
         assert controller.jobs[101]["status"] == "successful", controller.jobs[101]["stdout"]
         assert f"{key} of IAM user intern in account 123456789012: Active -> Inactive" in controller.jobs[101]["stdout"]
     finally:
@@ -336,3 +458,32 @@ def test_controller_rulebook_launches_the_job_template_with_the_key(moto, tmp_pa
             run.stop()
         if controller:
             controller.close()
+
+
+def test_playbook_contains_a_key_in_a_member_account_through_its_role_only(ansible, moto):
+    aws = MotoOrganization(moto.url, ADMIN_KEY, ADMIN_SECRET)
+    member = aws.account("member")
+    iam = aws.member(member)
+    iam.create_user(UserName="leaky")
+    key = iam.create_access_key(UserName="leaky")["AccessKey"]["AccessKeyId"]
+    home = moto.user_with_key("leaky")["AccessKeyId"]  # the same user name in the management account
+    across = dict(
+        access_key_id=key,
+        account_id=member,
+        keyguard_role_arn_template="arn:aws:iam::{account_id}:role/" + ROLE_NAME,
+        keyguard_home_account_id=aws.management_id,
+    )
+    admin = (ADMIN_KEY, ADMIN_SECRET)
+    applied = contain_by_hand(ansible, credentials=admin, **across)
+    assert applied.rc == 0, applied.stdout
+    assert f"{key} of IAM user leaky in account {member}: Active -> Inactive (deactivated now)" in applied.stdout
+    assert aws.keys(member)[key] == ("leaky", "Inactive")
+    assert moto.status("leaky", home) == "Active"  # the management account's user of the same name is untouched
+    (assumed,) = [params for action, params in applied.requests if action == "AssumeRole"]
+    assert assumed["RoleArn"] == f"arn:aws:iam::{member}:role/{ROLE_NAME}"
+    assert assumed["RoleSessionName"] == "keyguard-contain-exposed-key"
+    assert applied.calls == LOOKUP + Counter(AssumeRole=1, UpdateAccessKey=1)
+    again = contain_by_hand(ansible, credentials=admin, **across)
+    assert again.rc == 0, again.stdout
+    assert f"{key} of IAM user leaky in account {member}: Inactive -> Inactive (already inactive" in again.stdout
+    assert again.calls == LOOKUP + Counter(AssumeRole=1)

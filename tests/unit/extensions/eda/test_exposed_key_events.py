@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -62,7 +63,14 @@ def test_health_event_in_the_2016_shape_of_aws_own_sample_automation():
     assert only["account_id"] == "123456789012"  # no affectedAccount: the envelope's account
 
 
-@pytest.mark.parametrize("code", ["AWS_RISK_CREDENTIALS_COMPROMISED", "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+        "AWS_RISK_CREDENTIALS_COMPROMISED",
+        "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
+    ],
+)
 def test_health_compromise_events_count_too(code):
     event = sample("health_credentials_exposed")
     event["detail"]["eventTypeCode"] = code
@@ -127,7 +135,10 @@ def test_an_asia_key_in_a_health_event_is_not_actionable():
     first, second = keyguard_of(source.events_from_body(json.dumps(event)))
     assert (first["actionable"], second["actionable"]) == (False, False)
     assert "ASIA" in first["not_actionable_reason"]
-    assert second["not_actionable_reason"] == "not an IAM user's access key ID (those start with AKIA)"
+    assert second["access_key_id"] == ""  # not of AWS's shape: never handed on
+    assert second["not_actionable_reason"] == (
+        "the access key ID is not of AWS's shape (A-Z and 0-9, 16 to 128 characters)"
+    )
 
 
 def test_a_health_event_naming_no_key_passes_on_raw():
@@ -183,12 +194,15 @@ def test_defaults():
         "profile": None,
         "wait_seconds": 20,
         "max_messages": 10,
+        "guardduty_finding_types": ("UnauthorizedAccess:IAMUser/", "CredentialAccess:IAMUser/", "PenTest:IAMUser/"),
     }
 
 
 def test_numbers_as_strings_from_rulebook_variables():
-    settings = source.parse_args({"queue_url": QUEUE_URL, "wait_seconds": "0", "max_messages": "1"})
-    assert (settings["wait_seconds"], settings["max_messages"]) == (0, 1)
+    settings = source.parse_args({"queue_url": QUEUE_URL, "wait_seconds": "1", "max_messages": "1"})
+    assert (settings["wait_seconds"], settings["max_messages"]) == (1, 1)
+    types = source.parse_args({"queue_url": QUEUE_URL, "guardduty_finding_types": "Impact:IAMUser/, PenTest:IAMUser/"})
+    assert types["guardduty_finding_types"] == ("Impact:IAMUser/", "PenTest:IAMUser/")
 
 
 @pytest.mark.parametrize(
@@ -196,7 +210,14 @@ def test_numbers_as_strings_from_rulebook_variables():
     [
         ({}, "queue_url is required"),
         ({"queue_url": "sqs/keyguard"}, "queue_url must be an http:// or https:// URL"),
-        ({"queue_url": QUEUE_URL, "wait_seconds": 21}, "wait_seconds must be a whole number from 0 to 20"),
+        ({"queue_url": QUEUE_URL, "wait_seconds": 21}, "wait_seconds must be a whole number from 1 to 20"),
+        # Short polling would ask an empty queue hundreds of times a second.
+        ({"queue_url": QUEUE_URL, "wait_seconds": 0}, "wait_seconds must be a whole number from 1 to 20, not 0."),
+        ({"queue_url": [QUEUE_URL]}, "queue_url must be a string (one queue URL), not a list."),
+        (
+            {"queue_url": QUEUE_URL, "guardduty_finding_types": ["{{ lookup('pipe', 'id') }}"]},
+            "guardduty_finding_types must be a list of GuardDuty finding types",
+        ),
         ({"queue_url": QUEUE_URL, "wait_seconds": True}, "wait_seconds must be a whole number"),
         ({"queue_url": QUEUE_URL, "max_messages": 0}, "max_messages must be a whole number from 1 to 10"),
         ({"queue_url": QUEUE_URL, "max_messages": "ten"}, "max_messages must be a whole number from 1 to 10"),
@@ -424,8 +445,237 @@ def test_documented_options_are_exactly_the_accepted_arguments():
     import yaml
 
     options = yaml.safe_load(source.DOCUMENTATION)["options"]
-    assert set(options) == set(source.STRING_ARGS) | set(source.INT_ARGS)
+    assert set(options) == set(source.STRING_ARGS) | set(source.INT_ARGS) | set(source.LIST_ARGS)
+    assert tuple(options["guardduty_finding_types"]["default"]) == source.GUARDDUTY_FINDING_TYPES
     for name, (default, _lowest, _highest) in source.INT_ARGS.items():
         assert options[name]["default"] == default
     assert [name for name, spec in options.items() if spec.get("required")] == ["queue_url"]
     assert yaml.safe_load(source.EXAMPLES)[0]["sources"][0]["keyguard.aws.exposed_key_events"]["queue_url"]
+
+
+# --- hostile and odd messages -----------------------------------------------------------------------
+
+PIPE = "{{ lookup('pipe', 'id > /tmp/keyguard-pwned') }}"
+
+
+def assert_no_template_in(keyguard):
+    """Fail when any keyguard field could carry a template, a quote or a space into the playbook's extra vars."""
+    for name, value in keyguard.items():
+        if name != "not_actionable_reason":
+            assert "{" not in str(value) and "'" not in str(value) and " " not in str(value), (name, value)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("detail", "affectedAccount"), "the account ID is not 12 digits"),
+        (("detail", "affectedEntities", 0, "awsAccountId"), "the account ID is not 12 digits"),
+        (("detail", "affectedEntities", 0, "entityValue"), "the access key ID is not of AWS's shape"),
+        (("time",), "the event time is not an ISO 8601 UTC time"),
+        (("id",), "the event ID is not of EventBridge's shape"),
+    ],
+)
+def test_a_template_in_any_health_field_is_never_handed_on(path, field):
+    event = sample("health_credentials_exposed")
+    target = event
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = PIPE
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert only["actionable"] is False
+    assert field in only["not_actionable_reason"]
+    assert_no_template_in(only)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("detail", "accountId"), "the account ID is not 12 digits"),
+        (("detail", "resource", "accessKeyDetails", "accessKeyId"), "the access key ID is not of AWS's shape"),
+        (("detail", "resource", "accessKeyDetails", "userName"), "the user name is not an IAM user name"),
+        (("detail", "type"), "the finding type is not of GuardDuty's form"),
+        (("time",), "the event time is not an ISO 8601 UTC time"),
+    ],
+)
+def test_a_template_in_any_guardduty_field_is_never_handed_on(path, field):
+    event = sample("guardduty_malicious_ip_caller")
+    target = event
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = PIPE
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert only["actionable"] is False
+    assert field in only["not_actionable_reason"]
+    assert_no_template_in(only)
+    assert "user_name" not in only or only["user_name"] == "ci-runner"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"type": "Discovery:IAMUser/AnomalousBehavior"}, "is not one that says the key is compromised"),
+        ({"service": {"archived": True}}, "the GuardDuty finding is archived"),
+    ],
+)
+def test_guardduty_findings_that_do_not_say_the_key_is_compromised_are_not_actionable(change, reason):
+    event = sample("guardduty_malicious_ip_caller")
+    for name, value in change.items():
+        if isinstance(value, dict):
+            event["detail"][name].update(value)
+        else:
+            event["detail"][name] = value
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert only["actionable"] is False
+    assert reason in only["not_actionable_reason"]
+
+
+def test_guardduty_finding_types_are_configurable():
+    event = sample("guardduty_malicious_ip_caller")
+    event["detail"]["type"] = "Discovery:IAMUser/AnomalousBehavior"
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event), ("Discovery:IAMUser/AnomalousBehavior",)))
+    assert only["actionable"] is True
+    (other,) = keyguard_of(source.events_from_body(json.dumps(sample("guardduty_malicious_ip_caller")), ("Impact:",)))
+    assert other["actionable"] is False
+
+
+def test_a_closed_health_event_is_not_actionable():
+    event = sample("health_credentials_exposed")
+    event["detail"]["statusCode"] = "closed"
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert only["actionable"] is False
+    assert "the AWS Health event is closed" in only["not_actionable_reason"]
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"eventTypeCode": ["AWS_RISK_CREDENTIALS_EXPOSED"]},
+        {"eventTypeCode": {"code": "AWS_RISK_CREDENTIALS_EXPOSED"}},
+        {"affectedEntities": 5},
+        {"affectedEntities": True},
+        {"affectedEntities": [5, None, {"entityValue": 7}]},
+    ],
+)
+def test_health_fields_of_the_wrong_type_pass_on_raw(detail):
+    event = sample("health_credentials_exposed")
+    event["detail"].update(detail)
+    assert source.events_from_body(json.dumps(event)) == [{"raw": event}]
+
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def sns(message):
+    """Return an SNS notification wrapping this message text."""
+    return json.dumps({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": message})
+
+
+@pytest.mark.parametrize("body", [DEEP, sns(DEEP), json.dumps({"Message": DEEP}).replace('"' + DEEP + '"', DEEP)])
+def test_a_message_nested_too_deep_is_logged_without_its_body_and_left_on_the_queue(body, caplog):
+    good = json.dumps(sample("health_credentials_exposed"))
+    queue = RecordingQueue()
+    handled = asyncio.run(source.handle(queue, [message("m1", body), message("m2", good)]))
+    assert [m["MessageId"] for m in handled] == ["m2"]  # m1 stays for the redrive policy
+    assert [e["keyguard"]["access_key_id"] for e in queue.events] == ["AKIAIOSFODNN7EXAMPLE"]
+    assert f"SQS message m1 could not be read (RecursionError, {len(body)} characters)" in caplog.text
+    assert "[[[" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"": 2}',
+        '{"a.b": 1, "": 2, "keyguard": "str"}',
+        '{"x": NaN}',
+        '{"x": 1e400}',
+        '{"n": 123456789012345678901234567890}',
+        '{"1st": 1}',
+        json.dumps({"deep": json.loads("[" * 40 + "]" * 40)}),
+    ],
+)
+def test_a_document_the_rules_engine_cannot_store_is_passed_on_as_text(body):
+    (only,) = source.events_from_body(body)
+    assert only == {"raw_json": body}  # a string: never a key the engine jams on, never a forged keyguard
+
+
+def test_a_key_event_with_a_key_the_engine_cannot_store_keeps_its_keyguard_and_passes_the_rest_as_text():
+    event = sample("health_credentials_exposed")
+    event["detail"][""] = "x"
+    body = json.dumps(event)
+    (only,) = source.events_from_body(body)
+    assert only["keyguard"]["access_key_id"] == "AKIAIOSFODNN7EXAMPLE"
+    assert only["keyguard"]["actionable"] is True
+    assert only["raw_json"] == body
+    assert "raw" not in only
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in SAMPLES.glob("*.json")))
+def test_every_real_event_shape_is_passed_on_as_a_document(name):
+    assert source.engine_safe(sample(name))
+    assert all("raw" in event for event in source.events_from_body(json.dumps(sample(name))))
+
+
+class DrainingQueue(RecordingQueue):
+    """Stands in for ansible-rulebook's FilteredQueue: the engine takes an event off it a few checks later."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.queue = self
+        self.log = log
+        self.checks = 0
+
+    def qsize(self):
+        """Say one event waits until the third check, as a busy engine would."""
+        self.checks += 1
+        self.log.append(f"qsize {self.checks}")
+        return 0 if self.checks >= 3 else 1
+
+
+def test_messages_are_deleted_only_once_the_engine_took_their_events_and_a_stop_names_the_keys(sqs, caplog):
+    client, stubber = sqs
+    log = []
+    stubber.add_response("get_queue_attributes", {"Attributes": {"RedrivePolicy": "{}"}})
+    health = json.dumps(sample("health_organization_view_several_keys"))
+    stubber.add_response("receive_message", {"Messages": [message("m1", health)]}, RECEIVE)
+    stubber.add_response(
+        "delete_message_batch",
+        {"Successful": [{"Id": "0"}], "Failed": []},
+        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "ReceiptHandle": "handle-m1"}]},
+    )
+    client.meta.events.register("before-parameter-build.sqs.DeleteMessageBatch", lambda **kwargs: log.append("delete"))
+
+    async def run_until_the_next_receive():
+        """Run the source until it has deleted m1 and waits in its next receive, then stop it."""
+        task = asyncio.ensure_future(source.main(DrainingQueue(log), {"queue_url": QUEUE_URL}))
+        while "delete" not in log:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    original = source.make_client
+    source.make_client = lambda settings: client
+    try:
+        asyncio.run(run_until_the_next_receive())
+    finally:
+        source.make_client = original
+    assert log[:4] == ["qsize 1", "qsize 2", "qsize 3", "delete"]
+    assert "Stopping: 2 access keys were handed to the rules engine in the last 15 minutes" in caplog.text
+    assert "AKIAI44QH8DHBEXAMPLE (account 444455556666), AKIAJ5XK3EXAMPLE2222 (account 444455556666)" in caplog.text
+    assert logging.getLogger("botocore").level == logging.INFO  # never DEBUG: it would print session tokens
+
+
+def test_keys_handed_over_long_ago_are_not_named_at_stop(caplog):
+    handed_over = [(0.0, "AKIAOLD0000000000001", "123456789012"), (1000.0, "AKIANEW0000000000001", "123456789012")]
+    source.report_handed_over(handed_over, now=1000.0 + source.HANDED_OVER_WINDOW)
+    assert "AKIANEW0000000000001" in caplog.text
+    assert "AKIAOLD0000000000001" not in caplog.text
+
+
+def test_an_engine_that_takes_nothing_is_warned_about_once(monkeypatch, caplog):
+    monkeypatch.setattr(source, "DRAIN_WARNING_SECONDS", 0)
+    log = []
+    queue = DrainingQueue(log)
+    asyncio.run(source.drained(queue))
+    assert log == ["qsize 1", "qsize 2", "qsize 3"]
+    assert caplog.text.count("The rules engine has taken no event for 0 s") == 1
