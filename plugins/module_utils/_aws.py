@@ -71,6 +71,10 @@ CREDENTIAL_CODES = {
     "AuthFailure",
 }
 REDACTED = "********"
+# Failures of the endpoint or the credentials, not of one user or key: every further call would fail the same way.
+ENDPOINT_FAILURE_CODES = frozenset(
+    {"EndpointUnreachable", "ReadTimeout", "NoCredentials"} | THROTTLING_CODES | UNAVAILABLE_CODES | CREDENTIAL_CODES
+)
 
 
 class KeyguardError(Exception):
@@ -231,6 +235,11 @@ def describe_error(exc, operation=None):
             "EndpointUnreachable",
         )
     return KeyguardError(f"{action}: {exc}", type(exc).__name__)
+
+
+def is_endpoint_failure(err):
+    """Return whether a KeyguardError means the endpoint or the credentials failed, so no further call can succeed."""
+    return err.code in ENDPOINT_FAILURE_CODES
 
 
 def redact(text, secrets):

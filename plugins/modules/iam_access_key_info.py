@@ -147,6 +147,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     key_age,
     list_access_keys,
     list_users,
+    read_credential_report,
     select_keys,
     with_last_use,
 )
@@ -159,16 +160,39 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     redact,
     validate_connection,
 )
+from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
+    ROOT_USER,
+    in_path,
+    match_slots,
+    parse_report,
+    root_key,
+    slot_as_key,
+    with_report_use,
+)
+from ansible_collections.keyguard.aws.plugins.module_utils._pool import (
+    DEFAULT_CONCURRENCY,
+    Stop,
+    run_ordered,
+    validate_concurrency,
+)
 
+SOURCES = ("auto", "credential_report", "api")
 ARGUMENT_SPEC = dict(
     user_name=dict(type="str", aliases=["username"]),
     all_users=dict(type="bool", default=False),
+    path_prefix=dict(type="str"),
     status=dict(type="str", choices=list(STATUSES)),
     older_than_days=dict(type="int"),
     unused_for_days=dict(type="int"),
     include_last_used=dict(type="bool", default=True),
+    source=dict(type="str", choices=list(SOURCES), default="auto"),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     **CONNECTION_ARGS,
 )
+# IAM's own rule for PathPrefix: "/", or printable ASCII between two slashes, at most 512 characters.
+PATH_PREFIX_RULE = "a path that starts and ends with / (for example /service/), printable ASCII, at most 512 characters"
+# The report could not be had, but the API can still answer: auto falls back, with a warning.
+REPORT_UNAVAILABLE_CODES = ("LimitExceeded", "ReportTimeout", "ReportInProgress", "ReportNotPresent", "ReportExpired")
 
 
 def validate(params):
@@ -178,17 +202,132 @@ def validate(params):
     for name in ("older_than_days", "unused_for_days"):
         if params[name] is not None and params[name] < 0:
             raise KeyguardError(f"{name} must be 0 or more days.")
+    prefix = params["path_prefix"]
+    if prefix is not None:
+        if not params["all_users"]:
+            raise KeyguardError("path_prefix works with all_users: true only; set all_users, or drop path_prefix.")
+        if not (valid_path(prefix)):
+            raise KeyguardError(f"path_prefix must be {PATH_PREFIX_RULE}; got {prefix!r}.")
+    if params["source"] == "credential_report" and not params["all_users"]:
+        raise KeyguardError("source: credential_report works with all_users: true only; set all_users, or drop source.")
+    validate_concurrency(params["concurrency"])
     validate_connection(params)
 
 
-def read_keys(client, params):
-    """Return the keys in scope: one user's, every user's, or the calling identity's own."""
+def valid_path(prefix):
+    """Return whether prefix is a path IAM accepts as PathPrefix."""
+    printable = all("\u0021" <= ch <= "\u007f" for ch in prefix)
+    return printable and len(prefix) <= 512 and prefix.startswith("/") and prefix.endswith("/")
+
+
+class Sweep:
+    """What one run found besides the keys: the report it used, and what vanished while it ran."""
+
+    def __init__(self, client, params):
+        self.client = client
+        self.params = params
+        self.stop = Stop()  # one endpoint-level failure ends every later batch of calls
+        self.skipped = []  # users and keys deleted while the sweep ran
+        self.warnings = []
+        self.source = "api"
+        self.report_generated = None
+        self.root_access_keys = None
+
+    def each(self, work, items):
+        """Return work(item) for each item, in order, on the task's workers; None for what vanished meanwhile."""
+        values = []
+        for item, outcome in zip(items, run_ordered(work, items, self.params["concurrency"], self.stop)):
+            error = outcome.error or outcome.not_attempted
+            if error is None:
+                values.append(outcome.value)
+            elif error.code == "NoSuchEntity":
+                self.skipped.append(vanished(item, error))
+                values.append(None)
+            else:
+                raise error
+        return values
+
+    def read_report(self):
+        """Return the report's slots, or None when the API path is to be used (by choice or as a fallback)."""
+        if not self.params["all_users"] or self.params["source"] == "api":
+            return None
+        try:
+            content, generated = read_credential_report(self.client)
+        except KeyguardError as err:
+            if self.params["source"] == "credential_report" or not report_unavailable(err):
+                raise
+            self.warnings.append(f"Listed the keys through the IAM API instead of the credential report: {err}")
+            return None
+        self.source = "credential_report"
+        self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
+        slots = parse_report(content)
+        if (self.params["path_prefix"] or "/") == "/":
+            self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
+        return [slot for slot in slots if in_path(slot, self.params["path_prefix"])]
+
+    def list_keys(self, users):
+        """Return the keys of these users, each listed once; users deleted meanwhile are skipped."""
+        listed = self.each(lambda user_name: list_access_keys(self.client, user_name), users)
+        return [key for keys in listed if keys for key in keys]
+
+    def last_use(self, keys, now, slots=None):
+        """Return the keys with their last use: from the report's slot where it is known for sure, else from IAM."""
+        known = {}
+        if slots is not None:
+            keys_by_user, slots_by_user = {}, {}
+            for key in keys:
+                keys_by_user.setdefault(key["user_name"], []).append(key)
+            for slot in slots:
+                slots_by_user.setdefault(slot.user_name, []).append(slot)
+            for user_name, mine in keys_by_user.items():
+                known.update(match_slots(mine, slots_by_user.get(user_name, [])))
+        ask = [key for key in keys if key["access_key_id"] not in known]
+        answers = dict(zip((key["access_key_id"] for key in ask), self.each(self._last_used, ask)))
+        found = []
+        for key in keys:
+            if key["access_key_id"] in known:
+                found.append(with_report_use(key, known[key["access_key_id"]], now))
+            elif answers[key["access_key_id"]] is not None:
+                found.append(with_last_use(key, answers[key["access_key_id"]], now))
+        return found
+
+    def _last_used(self, key):
+        """Return GetAccessKeyLastUsed's answer for one key."""
+        return get_access_key_last_used(self.client, key["access_key_id"])
+
+
+def vanished(item, error):
+    """Return the skipped entry for a user (a name) or a key (a dict) that IAM no longer knows."""
+    if isinstance(item, dict):
+        return dict(
+            user_name=item["user_name"],
+            access_key_id=item["access_key_id"],
+            reason=f"the key was deleted while the sweep ran ({error})",
+        )
+    return dict(user_name=item, access_key_id=None, reason=f"the user was deleted while the sweep ran ({error})")
+
+
+def report_unavailable(err):
+    """Return whether a credential report failure leaves the API path open (source auto then falls back)."""
+    return err.code is not None and (err.code.startswith("AccessDenied") or err.code in REPORT_UNAVAILABLE_CODES)
+
+
+def read_keys(sweep, params, now):
+    """Return the keys in scope, and the report's slots when the report chose them: None on the API path."""
     if params["all_users"]:
-        return [key for user_name in list_users(client) for key in list_access_keys(client, user_name)]
+        slots = sweep.read_report()
+        if slots is None:
+            return sweep.list_keys(list_users(sweep.client, params["path_prefix"])), None
+        # Only users with a slot that passes the filters are listed; the fresh listing then has the last word.
+        candidates = [slot_as_key(slot) for slot in slots]
+        candidates = select_keys(
+            candidates, now, params["status"], params["older_than_days"], params["unused_for_days"]
+        )
+        return sweep.list_keys(sorted({key["user_name"] for key in candidates})), slots
     if params["user_name"]:
-        return list_access_keys(client, params["user_name"])
+        return list_access_keys(sweep.client, params["user_name"]), None
     try:
-        return list_access_keys(client)
+        return list_access_keys(sweep.client), None
     except KeyguardError as err:
         if err.code in ("ValidationError", "NoSuchEntity"):
             raise KeyguardError(
@@ -199,14 +338,23 @@ def read_keys(client, params):
         raise
 
 
-def find_keys(client, params, now):
-    """Read the keys in scope, look up last use where needed, and return the selected ones, sorted."""
-    keys = [key_age(key, now) for key in read_keys(client, params)]
+def find_keys(sweep, params, now):
+    """Read the keys in scope, add last use where needed, and return the selected ones, sorted."""
+    keys, slots = read_keys(sweep, params, now)
+    keys = [key_age(key, now) for key in keys]
     keys = select_keys(keys, now, status=params["status"], older_than_days=params["older_than_days"])
     if params["include_last_used"] or params["unused_for_days"] is not None:
-        keys = [with_last_use(key, get_access_key_last_used(client, key["access_key_id"]), now) for key in keys]
+        keys = sweep.last_use(keys, now, slots)
         keys = select_keys(keys, now, unused_for_days=params["unused_for_days"])
     return sorted(keys, key=lambda key: (key["user_name"] or "", key["create_date"] or "", key["access_key_id"]))
+
+
+def report(sweep, keys):
+    """Return the module's result: the keys, what was skipped, and where the data came from."""
+    result = dict(changed=False, access_keys=keys, skipped=sweep.skipped, source=sweep.source)
+    if sweep.source == "credential_report":
+        result.update(credential_report_generated=sweep.report_generated, root_access_keys=sweep.root_access_keys)
+    return result
 
 
 def main():
@@ -221,12 +369,15 @@ def main():
         validate(module.params)
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
-        connection = connect(module.params)
+        connection = connect(module.params, max_pool_connections=module.params["concurrency"])
         secrets += connection.secrets
-        keys = find_keys(connection.client, module.params, datetime.now(timezone.utc))
+        sweep = Sweep(connection.client, module.params)
+        keys = find_keys(sweep, module.params, datetime.now(timezone.utc))
     except KeyguardError as err:
         module.fail_json(msg=redact(str(err), secrets))
-    module.exit_json(changed=False, access_keys=keys)
+    for warning in sweep.warnings:
+        module.warn(redact(warning, secrets))
+    module.exit_json(**report(sweep, keys))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def key(status="Active", user="bob", key_id=KEY_ID):
 
 def params(**overrides):
     """Return module params as AnsibleModule would hand them over."""
-    base = dict(access_key_id=KEY_ID, user_name="bob", status="Inactive", allow_self_deactivation=False)
+    base = dict(access_key_id=KEY_ID, user_name="bob", status="Inactive", allow_self_deactivation=False, concurrency=1)
     base.update(overrides)
     return base
 
@@ -370,7 +370,7 @@ def connected(monkeypatch, iam):
     """Make main() use the stubbed client, signing as SIGNER with a session token."""
     client, stubber = iam
     connection = Connection(client, SIGNER, frozenset([SIGNER]), (SECRET, "SESSIONTOKENVALUE"))
-    monkeypatch.setattr(module, "connect", lambda params: connection)
+    monkeypatch.setattr(module, "connect", lambda params, max_pool_connections=None: connection)
     return stubber
 
 
@@ -435,7 +435,14 @@ K1, K2, K3, K4 = (f"AKIABULKEXAMPLE0000{i}" for i in range(1, 5))
 
 def bulk(client, items, check_mode=False, status="Inactive", **overrides):
     """Run the bulk path for these access_keys items; return (result, diff)."""
-    task = dict(access_key_id=None, user_name=None, access_keys=items, status=status, allow_self_deactivation=False)
+    task = dict(
+        access_key_id=None,
+        user_name=None,
+        access_keys=items,
+        status=status,
+        allow_self_deactivation=False,
+        concurrency=1,
+    )
     task.update(overrides)
     return module.ensure_status(client, module.requested_keys(task), task, frozenset([SIGNER]), check_mode)
 
