@@ -11,7 +11,9 @@ run in parallel, and it counts requests by (service, Action).
     proxy.close()
 
 A hook, if set, is called with (service, action, params, n) before each request is forwarded, n counting from 1
-across all requests since the last reset(); tests use it to change the server's state mid-run.
+across all requests since the last reset(); tests use it to change the server's state mid-run. If it returns
+(status, body), the proxy answers with that instead of forwarding (after the same latency): a throttle, say.
+counts() counts every request the proxy received, answered by the hook or forwarded.
 """
 
 from __future__ import annotations
@@ -119,19 +121,23 @@ class LatencyProxy:
                 params = {k: v[0] for k, v in parse_qs(query).items()}
                 action = params.get("Action", "")
                 number = proxy._record(service, action)
-                if proxy.hook is not None:
-                    proxy.hook(service, action, params, number)
+                answer = proxy.hook(service, action, params, number) if proxy.hook is not None else None
                 time.sleep(proxy.latency)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                try:
-                    status, reply_headers, payload = proxy._forward(self.command, self.path, body, headers)
-                except (http.client.HTTPException, OSError) as exc:
-                    payload = f"upstream failed: {exc}".encode()
-                    status, reply_headers = 502, [("Content-Type", "text/plain")]
+                if answer is not None:
+                    status, payload = answer
+                    reply_headers = [("Content-Type", "text/xml")]
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                    try:
+                        status, reply_headers, payload = proxy._forward(self.command, self.path, body, headers)
+                    except (http.client.HTTPException, OSError) as exc:
+                        payload = f"upstream failed: {exc}".encode()
+                        status, reply_headers = 502, [("Content-Type", "text/plain")]
                 self.send_response(status)
                 for name, value in reply_headers:
                     if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
                         self.send_header(name, value)
+                payload = payload.encode() if isinstance(payload, str) else payload
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
