@@ -15,9 +15,18 @@ description:
     1.12) or older than 90 days (CIS 1.14, AWS Config C(access-keys-rotated)).
   - The result can be passed as it is to the O(keyguard.aws.iam_access_key_status#module:access_keys) option of
     M(keyguard.aws.iam_access_key_status).
-  - "API calls: one C(ListAccessKeys) per user (plus C(ListUsers) pages with O(all_users)), and one
-    C(GetAccessKeyLastUsed) per key that is still selected after the O(status) and O(older_than_days) filters,
-    when O(include_last_used) or O(unused_for_days) needs it."
+  - "API calls for one user or the caller: one C(ListAccessKeys), and one C(GetAccessKeyLastUsed) per key that is
+    still selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or
+    O(unused_for_days) needs it."
+  - "With O(all_users), the module reads the IAM credential report by default (O(source=auto)): one CSV that holds
+    every user's key slots with their status, creation and last use. It applies the filters to the report, then
+    calls C(ListAccessKeys) only for the users with a key left, and needs no C(GetAccessKeyLastUsed) at all.
+    The fresh listing has the last word on each key's status. With O(source=api), or when the report cannot be
+    had, it pages C(ListUsers) (1000 users a page), lists every user's keys, and looks up last use per key."
+  - "Per-user and per-key calls run on up to O(concurrency) threads that share one client; the result is the
+    same, in the same order, whatever the concurrency."
+  - "A user or key deleted while the sweep runs is left out and listed in RV(skipped) with the reason; it never
+    fails the task."
 author:
   - Keyguard maintainers (!UNKNOWN)
 options:
@@ -28,9 +37,35 @@ options:
     aliases: [username]
   all_users:
     description:
-      - List the keys of every IAM user in the account.
+      - List the keys of every IAM user in the account (or under O(path_prefix)).
     type: bool
     default: false
+  path_prefix:
+    description:
+      - With O(all_users), only users whose path starts with this, for example V(/service/). C(ListUsers) gets it
+        as C(PathPrefix); on the credential report it filters the users' ARNs.
+      - A path starts and ends with V(/) and holds printable ASCII, at most 512 characters.
+      - Useful when the caller's permissions end at C(user/service/*).
+    type: str
+  source:
+    description:
+      - Where O(all_users) reads the keys from.
+      - V(credential_report) reads the IAM credential report (see the notes for how fresh it is) and fails if it
+        cannot be had.
+      - V(api) lists every user and key through the API.
+      - V(auto) reads the report, and falls back to the API, with one warning naming the reason (a missing
+        permission, a report that is not ready in time), when the report cannot be had.
+      - Only with O(all_users).
+    type: str
+    choices: [auto, credential_report, api]
+    default: auto
+  concurrency:
+    description:
+      - How many per-user and per-key IAM calls may run at once, from 1 to 32.
+      - IAM throttles calls per account; throttled calls are retried by botocore (see O(aws_config)). If other
+        jobs share the account, or the task reports throttling, lower it; V(1) makes one call at a time.
+    type: int
+    default: 8
   status:
     description:
       - Only keys with this status.
@@ -64,8 +99,17 @@ attributes:
     support: full
     description: Never changes anything.
 notes:
-  - "Permissions: C(iam:ListAccessKeys); C(iam:ListUsers) with O(all_users); C(iam:GetAccessKeyLastUsed) for last use."
+  - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) for
+    O(all_users) with the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for O(all_users) with the
+    API, and C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
   - IAM records a key's last use with a delay of up to a few hours, and only from April 22, 2015 onwards.
+  - IAM builds a new credential report at most every 4 hours and serves the last one until then, so its status
+    and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). The module
+    re-reads the status of every key it reports; a key created after the report is not in it, and a key whose
+    status changed since then is selected by its status in the report.
+  - C(ListUsers) never returns the account's root user, so the root user's keys, which CIS says must not exist,
+    are reported only from the credential report, in RV(root_access_keys). IAM does not tell their IDs, so they
+    cannot be passed to M(keyguard.aws.iam_access_key_status); delete them as the root user.
 """
 
 EXAMPLES = r"""
@@ -82,6 +126,18 @@ EXAMPLES = r"""
     older_than_days: 90
     include_last_used: false
   register: old
+
+- name: Sweep only the service users, one call at a time (a shared account that is often throttled)
+  keyguard.aws.iam_access_key_info:
+    all_users: true
+    path_prefix: /service/
+    concurrency: 1
+  register: service_keys
+
+- name: Fail if the root user has any access key (CIS AWS Foundations 1.4)
+  ansible.builtin.assert:
+    that: stale.root_access_keys | default([], true) | length == 0
+    fail_msg: The root user has access keys; delete them while signed in as root.
 
 - name: Show one user's keys
   keyguard.aws.iam_access_key_info:
@@ -133,6 +189,68 @@ access_keys:
       description: Whole days since the key was last used, or since it was created if never used; null if not asked for.
       type: int
       sample: 57
+skipped:
+  description:
+    - Users and keys deleted while the sweep ran, each with the reason. Such churn never fails the task.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    user_name:
+      description: The user.
+      type: str
+      sample: departed-contractor
+    access_key_id:
+      description: The key, or null when the whole user was gone.
+      type: str
+      sample: AKIAIOSFODNN7EXAMPLE
+    reason:
+      description: Why it was left out.
+      type: str
+      sample: "the user was deleted while the sweep ran (IAM user 'departed-contractor' does not exist.)"
+source:
+  description: Where the keys were read from, V(credential_report) or V(api).
+  returned: always
+  type: str
+  sample: credential_report
+credential_report_generated:
+  description: When IAM generated the credential report that was read, ISO 8601 in UTC.
+  returned: when RV(source) is V(credential_report)
+  type: str
+  sample: "2026-11-28T09:00:00+00:00"
+root_access_keys:
+  description:
+    - The account root user's access keys, from the credential report, whatever the filters. IAM does not tell
+      their IDs. An empty list means the root user has none, as CIS asks.
+    - Null when O(path_prefix) narrows the sweep, since the root user lies under no path.
+  returned: when RV(source) is V(credential_report)
+  type: list
+  elements: dict
+  contains:
+    slot:
+      description: The report's slot, V(1) or V(2).
+      type: int
+      sample: 1
+    status:
+      description: V(Active) or V(Inactive).
+      type: str
+      sample: Active
+    create_date:
+      description: When the key was created, ISO 8601 in UTC.
+      type: str
+      sample: "2020-05-05T12:00:00+00:00"
+    last_used_date:
+      description: When the key was last used, or null.
+      type: str
+      sample: "2026-11-20T08:00:00+00:00"
+    last_used_service:
+      description: The service it last called, or null.
+      type: str
+      sample: s3
+    last_used_region:
+      description: The region it last called, or null.
+      type: str
+      sample: us-east-1
 """
 
 from datetime import datetime, timezone

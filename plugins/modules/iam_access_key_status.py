@@ -21,6 +21,11 @@ description:
     each key that needs a change costs one C(UpdateAccessKey), and only keys without a user name need the owner lookup.
     A key that fails does not stop the others; the task then fails, listing which keys failed and why, and which
     it changed.
+  - With O(access_keys), keys are handled on up to O(concurrency) threads sharing one client, and reported in the
+    order given. After a failure of the endpoint or the credentials (unreachable, timed out, credentials rejected,
+    throttled past the retries), no further key is started, since every call would fail the same way; those keys
+    are reported with RV(access_keys[].attempted=false) and the reason. A key deleted between its read and its
+    write fails alone, saying so.
   - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true).
 author:
   - Keyguard maintainers (!UNKNOWN)
@@ -58,8 +63,17 @@ options:
       - Allow O(status=Inactive) for the access key that signs this module's own requests.
       - Deactivating it locks these credentials out of AWS, so the task could not even undo it; by
         default the module fails before writing anything, in check mode too.
+      - With O(access_keys), the signing key is handled after every other key, so none of them is refused once the
+        change propagates.
     type: bool
     default: false
+  concurrency:
+    description:
+      - With O(access_keys), how many keys may be handled at once, from 1 to 32.
+      - IAM throttles calls per account; throttled calls are retried by botocore (see O(aws_config)). If other
+        jobs share the account, or the task reports throttling, lower it; V(1) handles one key at a time.
+    type: int
+    default: 8
 extends_documentation_fragment:
   - keyguard.aws.connection
 attributes:
@@ -185,6 +199,10 @@ access_keys:
       description: Present and V(true) for a key that could not be read or changed.
       type: bool
       sample: true
+    attempted:
+      description: Present and V(false) for a key never started because an earlier call failed at the endpoint.
+      type: bool
+      sample: false
     msg:
       description: Why this key failed.
       type: str
