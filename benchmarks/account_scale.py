@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,12 @@ sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(HERE))
 from latency_proxy import LatencyProxy  # noqa: E402
 from run import BIN, Bench  # noqa: E402
+
+ERROR_BODY = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+    "<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+    "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+)
 
 STALE_SHARE = 0.01
 DEFAULT_CONCURRENCY = 8
@@ -208,6 +215,59 @@ def single_key(scale, rounds):
     return dict(samples=samples, calls={action: n for (_s, action), n in calls.items()}, tasks=rounds + 1)
 
 
+class TokenBucket:
+    """A throttle standing in for IAM's per-account rate limit: `rate` requests a second, bursts of `rate`."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.tokens = float(rate)
+        self.last = time.monotonic()
+        self.throttled = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, service, action, params, number):
+        """Answer Throttling when the bucket is empty, as the proxy's hook."""
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return None
+            self.throttled += 1
+        return 400, ERROR_BODY.format(kind="Sender", code="Throttling", message="Rate exceeded")
+
+
+def retry_modes(scale, rate):
+    """Run the full inventory through the API under a throttle, with botocore's standard and adaptive retries."""
+    rows = []
+    for label, concurrency, mode in (
+        ("standard, concurrency 1", 1, "standard"),
+        (f"standard, concurrency {DEFAULT_CONCURRENCY}", DEFAULT_CONCURRENCY, "standard"),
+        (f"adaptive, concurrency {DEFAULT_CONCURRENCY}", DEFAULT_CONCURRENCY, "adaptive"),
+    ):
+        bucket = TokenBucket(rate)
+        scale.proxy.hook = bucket
+        task = info_task(dict(source="api", concurrency=concurrency, aws_config={"retries": {"mode": mode}}))
+        task["ignore_errors"] = True
+        started = time.monotonic()
+        records, calls, rss = scale.play([task])
+        (record,) = records
+        rows.append(
+            dict(
+                retries=label,
+                requests=sum(calls.values()),
+                throttled=bucket.throttled,
+                wall=record["seconds"],
+                failed=record["failed"],
+                run_seconds=time.monotonic() - started,
+            )
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    scale.proxy.hook = None
+    return rows
+
+
 def report(results):
     """Print the table."""
     print(f"\nAccount scale, {1000 * results['latency']:.0f} ms added to every IAM call (wall: the tasks, seconds)")
@@ -220,6 +280,16 @@ def report(results):
             f"{row['users']:>6}  {row['task']:<34} {row['mode']:<22} {row['calls']:>9} {row['wall']:>8.1f}"
             f" {row['floor']:>8.1f} {row['peak_rss_mib']:>6.0f} MiB"
         )
+    if results.get("retry_modes"):
+        print(
+            f"\nRetry modes: full inventory of {results['retry_users']} users through the API, IAM throttled to "
+            f"{results['retry_rate']} requests/s"
+        )
+        for row in results["retry_modes"]:
+            print(
+                f"  {row['retries']:<26} requests {row['requests']:>5}  throttled {row['throttled']:>5}  "
+                f"wall {row['wall']:>6.1f} s  {'FAILED' if row['failed'] else 'ok'}"
+            )
     single = results.get("single_key")
     if single:
         print(f"\nSingle-key task at {1000 * results['latency']:.0f} ms, {len(single['samples']['keyguard'])} of each:")
@@ -265,15 +335,23 @@ def main():
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every IAM request")
     parser.add_argument("--quick", action="store_true", help="skip the API path with concurrency 1 above 1,000 users")
     parser.add_argument("--single-key-rounds", type=int, default=10)
+    parser.add_argument("--retry-rate", type=int, default=20, help="requests/s IAM allows in the retry-mode part")
+    parser.add_argument("--retry-users", type=int, default=300, help="users in the retry-mode part (0: skip it)")
+    parser.add_argument("--only-retry-modes", action="store_true", help="run only the retry-mode part")
     parser.add_argument("--out", default=str(HERE / "results"))
     options = parser.parse_args()
     sizes = [int(size) for size in options.users.split(",")]
     started = time.monotonic()
     rows = []
+    retries = []
+    single = None
     with tempfile.TemporaryDirectory() as workdir:
         scale = ScaleBench(Path(workdir), options.latency)
         try:
-            for users in sizes:
+            if options.retry_users:
+                scale.grow(options.retry_users)
+                retries = retry_modes(scale, options.retry_rate)
+            for users in [] if options.only_retry_modes else sizes:
                 seeded = time.monotonic()
                 scale.grow(users)
                 print(f"seeded {users} users in {time.monotonic() - seeded:.0f} s", flush=True)
@@ -288,7 +366,8 @@ def main():
                         row.update(measure(scale, task, mode))
                         print(json.dumps(row), flush=True)
                         rows.append(row)
-            single = single_key(scale, options.single_key_rounds)
+            if not options.only_retry_modes:
+                single = single_key(scale, options.single_key_rounds)
         finally:
             scale.close()
     results = dict(
@@ -297,6 +376,9 @@ def main():
         machine=f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
         rows=rows,
         single_key=single,
+        retry_modes=retries,
+        retry_rate=options.retry_rate,
+        retry_users=options.retry_users,
         seconds=time.monotonic() - started,
     )
     report(results)
