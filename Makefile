@@ -10,7 +10,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-server bench test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-server bench bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -79,6 +79,11 @@ ansible-lint: setup
 # keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
 bench: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/run.py
+	$(VENV_BENCH)/bin/python benchmarks/account_scale.py $(BENCH_SCALE_ARGS)
+
+# Sweeps of 1,000 and 5,000 users behind a 50 ms latency proxy (~45 min; BENCH_SCALE_ARGS=--quick: ~15 min).
+bench-scale: $(VENV_BENCH)/.installed $(LINK)
+	$(VENV_BENCH)/bin/python benchmarks/account_scale.py $(BENCH_SCALE_ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .
