@@ -309,7 +309,7 @@ def plot(results, path):
 
     figure, axes = plt.subplots(1, len(TASKS), figsize=(13, 4.2), sharey=True)
     for axis, task in zip(axes, TASKS):
-        for mode, marker in zip((m for m, _ in MODES), "os^"):
+        for mode, marker in zip((name for name, _options in MODES), "os^"):
             points = [
                 (row["users"], row["wall"])
                 for row in results["rows"]

@@ -70,7 +70,7 @@ def run_ordered(work, items, concurrency, stop=None):
                 crashed.append(exc)
                 stop.set(KeyguardError(f"an internal error stopped the run: {exc!r}"))
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, len(items)) - 1)]
+    threads = [threading.Thread(target=worker, daemon=True) for _worker in range(min(concurrency, len(items)) - 1)]
     for thread in threads:
         thread.start()
     worker()  # the calling thread works too, so concurrency 1 starts no thread at all

@@ -41,7 +41,7 @@ def stale_users(moto, count, keys_per_user=1, prefix="u", path="/"):
     for index in range(count):
         user = f"{prefix}{index:02d}"
         moto.iam.create_user(UserName=user, Path=path)
-        made[user] = [moto.add_key(user)["AccessKeyId"] for _ in range(keys_per_user)]
+        made[user] = [moto.add_key(user)["AccessKeyId"] for _key in range(keys_per_user)]
     moto.days_ago(0)
     return made
 

@@ -202,7 +202,7 @@ def test_a_report_not_ready_after_complete_is_asked_for_again(iam, code):
 
 def test_the_wait_is_bounded(iam):
     client, stubber = iam
-    for _ in range(5):  # 0.5 + 1 + 2 + 4 = 7.5 s waited; the next 8 s would pass the 10 s bound
+    for _attempt in range(5):  # 0.5 + 1 + 2 + 4 = 7.5 s waited; the next 8 s would pass the 10 s bound
         expect_generate(stubber, "INPROGRESS")
     fake = FakeTime()
     with pytest.raises(KeyguardError, match="not ready after 10 seconds") as raised:
