@@ -248,7 +248,9 @@ def retry_modes(scale, rate):
     ):
         bucket = TokenBucket(rate)
         scale.proxy.hook = bucket
-        task = info_task(dict(source="api", concurrency=concurrency, aws_config={"retries": {"mode": mode, "total_max_attempts": 5}}))
+        task = info_task(
+            dict(source="api", concurrency=concurrency, aws_config={"retries": {"mode": mode, "total_max_attempts": 5}})
+        )
         task["ignore_errors"] = True
         started = time.monotonic()
         records, calls, rss = scale.play([task])
