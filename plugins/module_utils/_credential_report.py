@@ -82,6 +82,7 @@ def slot_as_key(slot):
     """Return the fields select_keys filters on, as the report has them (status, creation, last use)."""
     return {
         "user_name": slot.user_name,
+        "slot": slot.number,
         "status": "Active" if slot.active else "Inactive",
         "create_date": _iso(slot.created),
         "last_used_date": _iso(slot.last_used_date),
@@ -130,6 +131,24 @@ def match_slots(keys, slots):
         if len(candidates) == 1 and len(twins) == 1:
             matched[key["access_key_id"]] = candidates[0]
     return matched
+
+
+def gone_since_report(candidates, keys, users_gone):
+    """Return the report's candidate slots (as slot_as_key gives them) that no listed key matches any more.
+
+    Such a key was deleted after the report was generated. Users in users_gone are left out: they are accounted
+    for as a whole.
+    """
+    listed = {
+        (key["user_name"], _second(datetime.fromisoformat(key["create_date"]))) for key in keys if key["create_date"]
+    }
+    return [
+        slot
+        for slot in candidates
+        if slot["user_name"] not in users_gone
+        and slot["create_date"]
+        and (slot["user_name"], _second(datetime.fromisoformat(slot["create_date"]))) not in listed
+    ]
 
 
 def _second(moment):

@@ -280,6 +280,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
 )
 from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
     ROOT_USER,
+    gone_since_report,
     in_path,
     match_slots,
     parse_report,
@@ -441,7 +442,18 @@ def read_keys(sweep, params, now):
         candidates = select_keys(
             candidates, now, params["status"], params["older_than_days"], params["unused_for_days"]
         )
-        return sweep.list_keys(sorted({key["user_name"] for key in candidates})), slots
+        keys = sweep.list_keys(sorted({key["user_name"] for key in candidates}))
+        users_gone = {entry["user_name"] for entry in sweep.skipped}
+        for slot in gone_since_report(candidates, keys, users_gone):
+            sweep.skipped.append(
+                dict(
+                    user_name=slot["user_name"],
+                    access_key_id=None,
+                    reason=f"the key created {slot['create_date']} (slot {slot['slot']} of the credential report) "
+                    "was deleted after the report was generated",
+                )
+            )
+        return keys, slots
     if params["user_name"]:
         return list_access_keys(sweep.client, params["user_name"]), None
     try:
