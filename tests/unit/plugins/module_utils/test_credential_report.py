@@ -12,10 +12,12 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import l
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
 from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
     ROOT_USER,
+    gone_since_report,
     in_path,
     match_slots,
     parse_report,
     root_key,
+    slot_as_key,
 )
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info
 
@@ -313,3 +315,12 @@ def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_no
     task = params(source="credential_report")
     with pytest.raises(KeyguardError, match="iam:GenerateCredentialReport"):
         iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+
+
+def test_gone_since_report_names_slots_no_listed_key_matches():
+    candidates = [slot_as_key(slot) for slot in parse_report(REPORT) if slot.user_name in ("alice", "bob")]
+    listed = [normalised("AKIAALICE00000000001", "alice", "2026-01-10T08:00:00.250000+00:00")]
+    gone = gone_since_report(candidates, listed, users_gone={"bob"})
+    assert [(slot["user_name"], slot["slot"], slot["create_date"]) for slot in gone] == [
+        ("alice", 2, "2026-06-01T09:15:30+00:00")
+    ]
