@@ -134,10 +134,12 @@ EXAMPLES = r"""
     concurrency: 1
   register: service_keys
 
-- name: Fail if the root user has any access key (CIS AWS Foundations 1.4)
+- name: Fail if the root user has any access key (CIS AWS Foundations 1.4); only the report can tell
   ansible.builtin.assert:
-    that: stale.root_access_keys | default([], true) | length == 0
-    fail_msg: The root user has access keys; delete them while signed in as root.
+    that:
+      - stale.source == 'credential_report'
+      - stale.root_access_keys | length == 0
+    fail_msg: The root user has access keys (or the credential report could not be read); see root_access_keys.
 
 - name: Show one user's keys
   keyguard.aws.iam_access_key_info:
