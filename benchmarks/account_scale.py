@@ -302,6 +302,30 @@ def report(results):
         print(f"  IAM calls (all tasks): {single['calls']}")
 
 
+def markdown(results):
+    """Return the README's tables for these results."""
+    lines = [
+        "| users | task | mode | IAM calls | wall, s | floor (calls × latency), s | module peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        if row.get("not_run"):
+            lines.append(f"| {row['users']:,} | {row['task']} | {row['mode']} | not run | | | |")
+            continue
+        lines.append(
+            f"| {row['users']:,} | {row['task']} | {row['mode']} | {row['calls']:,} | {row['wall']:.1f} |"
+            f" {row['floor']:.1f} | {row['peak_rss_mib']:.0f} MiB |"
+        )
+    if results.get("retry_modes"):
+        lines += ["", "| retries | requests | throttled | wall, s | result |", "|---|---|---|---|---|"]
+        for row in results["retry_modes"]:
+            outcome = "failed: out of attempts" if row["failed"] else "complete"
+            lines.append(
+                f"| {row['retries']} | {row['requests']} | {row['throttled']} | {row['wall']:.1f} | {outcome} |"
+            )
+    return "\n".join(lines)
+
+
 def plot(results, path):
     """Save wall time against users, one line per task and mode."""
     import matplotlib
@@ -341,7 +365,11 @@ def main():
     parser.add_argument("--retry-users", type=int, default=300, help="users in the retry-mode part (0: skip it)")
     parser.add_argument("--only-retry-modes", action="store_true", help="run only the retry-mode part")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--markdown", metavar="JSON", help="print the README tables of a saved run, and stop")
     options = parser.parse_args()
+    if options.markdown:
+        print(markdown(json.loads(Path(options.markdown).read_text())))
+        return
     sizes = [int(size) for size in options.users.split(",")]
     started = time.monotonic()
     rows = []
@@ -384,6 +412,7 @@ def main():
         seconds=time.monotonic() - started,
     )
     report(results)
+    print("\n" + markdown(results))
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "account_scale.json").write_text(json.dumps(results, indent=1))
