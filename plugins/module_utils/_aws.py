@@ -185,9 +185,9 @@ def connect(params, service="iam", max_pool_connections=None):
 def retry_mode(max_pool_connections):
     """Return botocore's retry mode for a client shared by this many threads: adaptive when more than one.
 
-    Measured (benchmarks/account_scale.py): under a throttle, 8 workers in standard mode each retry on their own
-    and exhaust their attempts; adaptive mode's client-wide rate limiter slows them all down after the first
-    throttle, and the sweep completes. Before any throttle, adaptive sends as fast as standard.
+    Measured (benchmarks/account_scale.py): under a throttle, 8 workers in standard mode each retry on their own,
+    keep hitting the limit, and can run out of attempts; adaptive mode's client-wide rate limiter slows them all
+    down after the first throttle, so far fewer calls are refused. Before any throttle, it sends as fast as standard.
     """
     return "adaptive" if (max_pool_connections or 1) > 1 else "standard"
 
