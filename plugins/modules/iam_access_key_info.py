@@ -20,7 +20,8 @@ description:
     O(unused_for_days) needs it."
   - "With O(all_users), the module reads the IAM credential report by default (O(source=auto)): one CSV that holds
     every user's key slots with their status, creation and last use. It applies the filters to the report, then
-    calls C(ListAccessKeys) only for the users with a key left, and needs no C(GetAccessKeyLastUsed) at all.
+    calls C(ListAccessKeys) only for the users with a key left. It calls C(GetAccessKeyLastUsed) only for a key the
+    report cannot place (created after the report, or in the same second as its user's other key).
     The fresh listing has the last word on each key's status. With O(source=api), or when the report cannot be
     had, it pages C(ListUsers) (1000 users a page), lists every user's keys, and looks up last use per key."
   - "Per-user and per-key calls run on up to O(concurrency) threads that share one client; the result is the
