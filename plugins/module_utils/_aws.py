@@ -187,7 +187,7 @@ def retry_mode(max_pool_connections):
 
     Measured (benchmarks/account_scale.py): under a throttle, 8 workers in standard mode each retry on their own,
     keep hitting the limit, and can run out of attempts; adaptive mode's client-wide rate limiter slows them all
-    down after the first throttle, so far fewer calls are refused. Before any throttle, it sends as fast as standard.
+    down after the first throttle, so far fewer calls are refused. Its limiter only engages once a throttle is seen.
     """
     return "adaptive" if (max_pool_connections or 1) > 1 else "standard"
 
