@@ -1,16 +1,21 @@
 # The two commands README.md starts with: `make demo` and `make test`. Both set themselves up.
 PYTHON    ?= python3
-# ansible-core 2.21 needs Python >= 3.12; pyenv has it on this kind of machine.
-PYTHON312 ?= $(firstword $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.12*/bin/python3.12) python3.12)
+# ansible-core 2.20+ needs Python >= 3.12; pyenv has 3.12 and 3.13 on this kind of machine.
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+PYTHON312 ?= $(firstword $(wildcard $(PYENV_VERSIONS)/3.12*/bin/python3.12) python3.12)
+PYTHON313 ?= $(firstword $(wildcard $(PYENV_VERSIONS)/3.13*/bin/python3.13) python3.13)
 VENV      := .venv
 BIN       := $(VENV)/bin
-VENV_NEW  := .venv-2.21
+# The two ends of README's support matrix; .venv, in between, runs everything else.
+VENV_OLDEST := .venv-oldest
+VENV_NEWEST := .venv-newest
 VENV_BENCH := .venv-bench
 LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-server bench bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -18,9 +23,17 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-$(VENV_NEW)/.installed: requirements-newest-core.txt
-	$(PYTHON312) -m venv $(VENV_NEW)
-	$(VENV_NEW)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-newest-core.txt
+# The ends are rebuilt from scratch when their pins change, so no package outlives its pin.
+$(VENV_OLDEST)/.installed: requirements-oldest.txt
+	rm -rf $(VENV_OLDEST)
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-oldest.txt
+	touch $@
+
+$(VENV_NEWEST)/.installed: requirements-newest.txt
+	rm -rf $(VENV_NEWEST)
+	$(PYTHON313) -m venv $(VENV_NEWEST)
+	$(VENV_NEWEST)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-newest.txt
 	touch $@
 
 $(VENV_BENCH)/.installed: benchmarks/requirements.txt benchmarks/constraints.txt
@@ -40,11 +53,14 @@ demo: setup
 demo-cis: setup
 	$(BIN)/python tools/demo.py cis
 
+demo-org: setup
+	$(BIN)/python tools/demo.py org
+
 demo-server: setup
 	$(BIN)/python tools/demo.py serve
 
 # Everything CI checks, in the order that fails fastest.
-test: lint changelog ansible-lint docs sanity pytest
+test: lint changelog ansible-lint docs sanity matrix pytest
 
 lint: setup
 	$(BIN)/ruff check .
@@ -59,10 +75,28 @@ unit: setup
 integration: setup
 	$(BIN)/python -m pytest -n 2 tests/integration
 
-# ansible-test sanity (no ignore files) and units, on ansible-core 2.19 / Python 3.11 and 2.21 / Python 3.12.
-sanity: setup $(VENV_NEW)/.installed
-	.ci/ansible_test.sh $(VENV) 3.11
-	.ci/ansible_test.sh $(VENV_NEW) 3.12
+# ansible-test sanity (no ignore files) and units at both ends of the support matrix, side by side: every sanity
+# test on the newest ansible-core, and on the oldest only those whose verdict depends on ansible-core or Python.
+sanity:
+	.ci/parallel.sh "$(MAKE) --no-print-directory sanity-newest" "$(MAKE) --no-print-directory sanity-oldest"
+
+sanity-newest: $(VENV_NEWEST)/.installed
+	.ci/ansible_test.sh $(VENV_NEWEST) 3.13
+
+sanity-oldest: $(VENV_OLDEST)/.installed
+	.ci/ansible_test.sh $(VENV_OLDEST) 3.11 validate-modules import compile
+
+# At each end of the support matrix, the end-to-end subset (pytest -m matrix: a change, a no-op, check mode,
+# an AWS error, info and bulk) runs its playbooks with that end's ansible-core, Python and botocore, against
+# moto from .venv; the oldest end also runs the unit tests on its botocore. .venv runs every test (`make pytest`).
+matrix: matrix-oldest matrix-newest
+
+matrix-oldest: setup $(VENV_OLDEST)/.installed
+	$(VENV_OLDEST)/bin/python -m pytest -n 2 tests/unit
+	KEYGUARD_TEST_VENV=$(VENV_OLDEST) $(BIN)/python -m pytest -n 2 -m matrix tests/integration
+
+matrix-newest: setup $(VENV_NEWEST)/.installed
+	KEYGUARD_TEST_VENV=$(VENV_NEWEST) $(BIN)/python -m pytest -n 2 -m matrix tests/integration
 
 # Lint the plugin docs, then render the HTML docs offline into docs/preview/build/html.
 docs: setup
@@ -79,9 +113,15 @@ ansible-lint: setup
 # keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
 bench: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/run.py
+	$(VENV_BENCH)/bin/python benchmarks/org.py
 	$(VENV_BENCH)/bin/python benchmarks/account_scale.py $(BENCH_SCALE_ARGS)
 
-# Sweeps of 1,000 and 5,000 users behind a 50 ms latency proxy (~45 min; BENCH_SCALE_ARGS=--quick: ~15 min).
+# The organization sweep: 20 accounts x 50 users behind 50 ms of latency, forks 1 vs 10; writes benchmarks/results/org.json.
+bench-org: $(VENV_BENCH)/.installed $(LINK)
+	$(VENV_BENCH)/bin/python benchmarks/org.py
+
+# Sweeps of 1,000 and 5,000 users behind a 50 ms latency proxy (~52 min; BENCH_SCALE_ARGS=--quick skips the
+# one-call-at-a-time runs at 5,000 users, about 25 min of it).
 bench-scale: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/account_scale.py $(BENCH_SCALE_ARGS)
 
@@ -90,4 +130,29 @@ format: setup
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(VENV_NEW) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+
+# --- Event-Driven Ansible (issue 12): ansible-rulebook in a pinned venv of its own; it needs Java 17 (bindep.txt).
+VENV_EDA := .venv-eda
+.PHONY: demo-eda bench-eda clean-eda
+
+$(VENV_EDA)/.installed: requirements-eda.txt constraints-eda.txt
+	$(PYTHON) -m venv $(VENV_EDA)
+	$(VENV_EDA)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-eda.txt -c constraints-eda.txt
+	touch $@
+
+# The integration tests run ansible-rulebook from $(VENV_EDA), so every pytest run that includes them builds it.
+pytest integration: $(VENV_EDA)/.installed
+
+demo-eda: setup $(VENV_EDA)/.installed
+	$(BIN)/python tools/demo.py eda
+
+# Seconds from an event sent to SQS to the key Inactive, median of 10; writes benchmarks/results/eda_latency.json.
+bench-eda: setup $(VENV_EDA)/.installed
+	$(BIN)/python benchmarks/eda_latency.py
+
+bench: bench-eda
+
+clean: clean-eda
+clean-eda:
+	rm -rf $(VENV_EDA)

@@ -2,12 +2,16 @@
 
 python tools/demo.py          the main job: preview, deactivate, re-run, shut off a leaked key (`make demo`)
 python tools/demo.py cis      the CIS 45-days-unused sweep: check-mode report, apply, re-run (`make demo-cis`)
+python tools/demo.py org      an AWS Organization: the accounts inventory, then the sweep of every account (`make demo-org`)
 python tools/demo.py serve    keep a seeded server running and print the variables to use it (`make demo-server`)
+python tools/demo.py eda      AWS reports leaked keys through SQS; ansible-rulebook shuts them off (`make demo-eda`)
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,10 +20,13 @@ import time
 from pathlib import Path
 
 import boto3
+import eda_rulebook
+from moto_org import MotoOrganization
 from moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[1]
 # Made-up credentials: moto accepts any, and they keep the demo from ever reaching real AWS.
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,. ]\d+ ")
 DEMO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIADEMOADMIN0000000", "AWS_SECRET_ACCESS_KEY": "demo-secret"}
 
 
@@ -104,6 +111,45 @@ def cis_sweep(moto, env):
     return max(rcs)
 
 
+def org_sweep(moto, env):
+    """Make an organization of four member accounts (one closed), list it, then sweep it: preview, apply, re-run."""
+    org = MotoOrganization(moto.url, DEMO_CREDENTIALS["AWS_ACCESS_KEY_ID"], DEMO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    workloads = org.unit("Workloads")
+    accounts = {
+        "prod-payments": org.account("prod-payments", org.unit("Prod", workloads)),
+        "staging": org.account("staging", workloads),
+        "sandbox": org.account("sandbox"),
+        "closed-legacy": org.account("closed-legacy"),
+    }
+    for index, account_id in enumerate(accounts.values()):
+        iam = org.member(account_id)
+        for user, days in (("ci-runner", 0), ("old-report-job", 90 + 30 * index)):
+            moto.days_ago(days)  # keys made this many days ago and never used
+            iam.create_user(UserName=user)
+            iam.create_access_key(UserName=user)
+    moto.days_ago(0)
+    org.close(accounts["closed-legacy"])
+    source = Path(env["ANSIBLE_HOME"]).parent / "org.accounts.yml"
+    source.write_text(
+        f"plugin: keyguard.aws.accounts\nexclude_accounts: ['{org.management_id}']\n"
+        f"organizational_units: ['{org.root_id}']\nhostname: name\n"
+    )
+    print(f"moto at {moto.url}: an organization with {', '.join(accounts)} (closed); each has a fresh key and a")
+    print("key unused for 90 days or more. The inventory source:\n" + source.read_text(), flush=True)
+    env = dict(env, AWS_ENDPOINT_URL=moto.url)  # Organizations, STS and IAM all at moto
+    print("$ ansible-inventory -i org.accounts.yml --graph", flush=True)
+    subprocess.call([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(source), "--graph"], env=env)
+    sweep = ("-i", str(source), "--forks", "3")
+    rcs = [playbook("org_cis_sweep.yml", env, *sweep, "--check")]
+    rcs += [playbook("org_cis_sweep.yml", env, *sweep), playbook("org_cis_sweep.yml", env, *sweep)]
+    print("\nKeys as each account now holds them:")
+    for name, account_id in accounts.items():
+        if name != "closed-legacy":
+            for key, (user, status) in sorted(org.keys(account_id).items(), key=lambda item: item[1]):
+                print(f"  {name:<14} {user:<15} {key}  {status}")
+    return max(rcs)
+
+
 def serve(moto, env):
     """Seed both scenarios and keep the server up until interrupted."""
     iam = iam_client(moto)
@@ -126,9 +172,77 @@ def serve(moto, env):
     return 0
 
 
+def readable(output):
+    """Return ansible-rulebook's output without its log lines, except the source's own, shortened."""
+    lines = []
+    for line in output.strip().splitlines():
+        if " - <run_path> - " in line:
+            lines.append("source: " + line.split(" - ", 3)[-1])
+        elif not LOG_LINE.match(line) and line.strip() and not line.startswith("*"):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def eda_containment(moto, env):
+    """Run the rulebook; send AWS Health and GuardDuty events to SQS and show each key shut off (or left to a person)."""
+    iam = iam_client(moto)
+    workdir = Path(env["ANSIBLE_HOME"]).parent
+    credentials = {"aws_access_key_id": DEMO_CREDENTIALS["AWS_ACCESS_KEY_ID"]}
+    credentials["aws_secret_access_key"] = DEMO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    keys = {}
+    for user in ("intern", "ci-runner"):
+        iam.create_user(UserName=user)
+        keys[user] = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    sqs, queue_url, _dlq = eda_rulebook.make_queue(moto.url, credentials)
+    samples = REPO / "tests" / "unit" / "extensions" / "eda" / "samples"
+    health = json.loads((samples / "health_credentials_exposed.json").read_text())
+    health["detail"]["affectedEntities"] = [{"entityValue": keys["intern"]}]
+    finding = json.loads((samples / "guardduty_malicious_ip_caller.json").read_text())
+    finding["detail"]["resource"]["accessKeyDetails"].update(accessKeyId=keys["ci-runner"], userName="ci-runner")
+    role = json.loads((samples / "guardduty_instance_credential_exfiltration.json").read_text())
+    steps = [
+        (f"AWS Health: intern's key {keys['intern']} is on GitHub", health, ("intern", keys["intern"])),
+        ("The same event again (SQS delivers at least once): nothing to change", health, None),
+        (f"GuardDuty: ci-runner's key {keys['ci-runner']} used from a malicious IP", finding, ("ci-runner", None)),
+        ("GuardDuty: an instance role's session key used outside AWS: not for a playbook", role, None),
+    ]
+    print(f"moto SQS and IAM at {moto.url}; starting ansible-rulebook -r {eda_rulebook.RULEBOOK}", flush=True)
+    run = eda_rulebook.RulebookRun(workdir, moto.url, credentials, {"queue_url": queue_url})
+    shown = 0
+    try:
+        run.wait_for("Polling")
+        shown = len(run.text())
+        for number, (title, event, watch) in enumerate(steps, start=1):
+            print(f"\n=== {number}. {title}", flush=True)
+            sent = time.monotonic()
+            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
+            marker = "NOT CONTAINED" if event is role else "PLAY RECAP"
+            expected = run.text().count(marker) + 1
+            eda_rulebook.wait_until(lambda m=marker, n=expected: run.text().count(m) >= n, what=title)
+            if watch:
+                user, key_id = watch
+                key_id = key_id or keys[user]
+                status = iam.list_access_keys(UserName=user)["AccessKeyMetadata"][0]["Status"]
+                elapsed = time.monotonic() - sent
+                print(f"[{key_id} is {status} in IAM; the playbook ended {elapsed:.1f} s after the event was sent]")
+            text = run.text()
+            print(readable(text[shown:]), flush=True)
+            shown = len(text)
+    finally:
+        run.stop()
+    print_keys(iam)
+    return (
+        0
+        if all(k["Status"] == "Inactive" for u in keys for k in iam.list_access_keys(UserName=u)["AccessKeyMetadata"])
+        else 1
+    )
+
+
 def main():
     """Start moto, run the chosen scenario, stop moto."""
-    scenario = {"main": main_job, "cis": cis_sweep, "serve": serve}[sys.argv[1] if len(sys.argv) > 1 else "main"]
+    scenario = {"main": main_job, "cis": cis_sweep, "org": org_sweep, "serve": serve, "eda": eda_containment}[
+        sys.argv[1] if len(sys.argv) > 1 else "main"
+    ]
     with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:
         return scenario(moto, demo_environment(moto, workdir))
 

@@ -38,22 +38,38 @@ options:
       - The region to sign requests for. IAM is a global service, so this is rarely needed;
         without one the module uses V(us-east-1), where IAM's global endpoint signs.
       - Set it for other partitions, for example V(cn-north-1) or V(us-gov-west-1).
+      - It is also the region of the STS call that assumes the role of a O(profile) with C(role_arn), or of
+        O(assume_role_arn). Without a region anywhere, a role in V(aws-cn) or V(aws-us-gov) is assumed in
+        V(cn-north-1) or V(us-gov-west-1).
     type: str
     aliases: [aws_region]
   endpoint_url:
     description:
-      - Send IAM requests to this URL instead of AWS's IAM endpoint, for example a local test server.
-      - botocore also reads E(AWS_ENDPOINT_URL_IAM) and E(AWS_ENDPOINT_URL).
+      - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
+        IAM requests there, the P(keyguard.aws.accounts#inventory) inventory plugin Organizations requests.
+      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL),
+        unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
+      - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
+        checked the same way, and any user name or password in a URL is left out of messages.
+      - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
+        E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
     type: str
     aliases: [aws_endpoint_url]
   validate_certs:
     description:
       - Verify the endpoint's TLS certificate. Turn off only for a test endpoint you control.
+      - V(false) turns verification off entirely, whatever O(aws_ca_bundle) or E(AWS_CA_BUNDLE) say, for every call
+        the task makes, including the STS call that assumes a profile's C(role_arn).
     type: bool
     default: true
   aws_ca_bundle:
     description:
-      - A CA bundle file to verify the endpoint's certificate with.
+      - A CA bundle file to verify the endpoint's certificate with, for example a TLS-inspecting proxy's CA.
+      - When unset, botocore's own chain decides, as for the AWS CLI, E(AWS_CA_BUNDLE), then the profile's
+        C(ca_bundle), then E(REQUESTS_CA_BUNDLE), then the bundle botocore ships with.
+      - It applies to every call the task makes, including the STS call that assumes a profile's C(role_arn).
+      - The bundle in use, from this option or that chain, must be a file of PEM CA certificates (or a directory of
+        them); a missing or unreadable one fails before any call, naming the setting it came from.
     type: path
   aws_config:
     description:
@@ -64,5 +80,41 @@ options:
         and C(read_timeout=10) seconds. A task that makes calls concurrently (C(concurrency) above 1) uses
         botocore's V(adaptive) mode instead, which slows every thread down once IAM throttles. E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too;
         O(aws_config) wins over both.
+      - Each key is checked before any call, and a wrong type or value fails naming it, for example
+        C(aws_config.read_timeout) (a number of seconds above 0, at most V(86400)) or C(aws_config.proxies).
     type: dict
+  assume_role_arn:
+    description:
+      - Assume this IAM role and work with its temporary credentials, for example
+        V(arn:aws:iam::123456789012:role/OrganizationAccountAccessRole) to reach a member account of an
+        AWS Organization.
+      - The task calls C(sts:AssumeRole) once, signed with the base credentials that the other options or
+        botocore's credential chain provide (AWX's injected credential included), then makes every other call with
+        the role's credentials. Neither the temporary secret key nor the session token is ever logged or returned.
+      - A profile with C(role_arn) and C(source_profile) (or C(credential_source)) in the AWS config file
+        already assumes a role through botocore; set O(profile) to use it instead.
+      - The self-lockout guard of M(keyguard.aws.iam_access_key_status) still protects the base access key.
+    version_added: 0.2.0
+    type: str
+    aliases: [iam_role_arn]
+  assume_role_external_id:
+    description:
+      - The external ID that the role's trust policy requires (condition key C(sts:ExternalId)),
+        2 to 1224 letters, digits or V(_+=,.@:/-). Only with O(assume_role_arn).
+    version_added: 0.2.0
+    type: str
+  assume_role_session_name:
+    description:
+      - The role session name, 2 to 64 letters, digits or V(_+=,.@-). AWS CloudTrail shows it in the assumed
+        role's ARN, so a distinct name tells these sessions apart from others of the same role.
+    version_added: 0.2.0
+    type: str
+    default: keyguard-aws
+  assume_role_duration_seconds:
+    description:
+      - How long the role's credentials last, from V(900) (15 minutes) to V(43200) (12 hours). A task needs them
+        only while it runs; a duration above the role's own maximum session duration is refused by AWS.
+    version_added: 0.2.0
+    type: int
+    default: 900
 """

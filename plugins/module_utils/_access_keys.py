@@ -100,6 +100,13 @@ def read_credential_report(client, wait=REPORT_WAIT_SECONDS, sleep=time.sleep, c
 def normalise_key(metadata):
     """Return the fields we report for one key, from ListAccessKeys metadata."""
     created = metadata.get("CreateDate")
+    for field in ("AccessKeyId", "Status"):
+        if not metadata.get(field):
+            # IAM always sends both; without them the endpoint is not IAM, or something in between cut the answer.
+            raise KeyguardError(
+                f"iam:ListAccessKeys answered a key without {field}; check endpoint_url and any proxy in between.",
+                "NotIAM",
+            )
     return {
         "access_key_id": metadata["AccessKeyId"],
         "user_name": metadata.get("UserName"),
@@ -212,11 +219,13 @@ class KeyLocator:
 
 
 def _own_keys(client):
-    """Return the calling identity's keys; none when it is not an IAM user (temporary credentials)."""
+    """Return the calling identity's keys; none when it is not an IAM user, or may not list its own keys."""
     try:
         return list_access_keys(client)
     except KeyguardError as err:
-        if err.code not in NOT_A_USER_CODES:
+        # A policy narrowed to a path (user/service/*) denies the caller's own listing when the caller lives
+        # elsewhere; the owner lookup can still find the key, so deny falls through like ValidationError.
+        if err.code not in NOT_A_USER_CODES and not (err.code or "").startswith("AccessDenied"):
             raise
         return []
 
@@ -237,7 +246,7 @@ def _owner_of(client, access_key_id):
         owner = get_access_key_last_used(client, access_key_id).get("UserName")
     except KeyguardError as err:
         raise KeyguardError(
-            f"Access key {access_key_id} is not one of the caller's own keys, and its owner could not be "
+            f"Access key {access_key_id} was not found among the caller's own keys, and its owner could not be "
             f"found: {str(err).rstrip('.')}. Set user_name to the IAM user that owns it.",
             err.code,
         ) from None

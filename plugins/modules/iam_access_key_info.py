@@ -74,11 +74,12 @@ options:
     choices: [Active, Inactive]
   older_than_days:
     description:
-      - Only keys created more than this many days ago.
+      - Only keys created more than this many days ago, from V(0) to V(36500) (100 years).
     type: int
   unused_for_days:
     description:
-      - Only keys not used for more than this many days. A key never used counts from its creation.
+      - Only keys not used for more than this many days, from V(0) to V(36500) (100 years). A key never used counts
+        from its creation.
       - Needs C(GetAccessKeyLastUsed) for each key, whatever O(include_last_used) says.
     type: int
   include_last_used:
@@ -315,6 +316,8 @@ ARGUMENT_SPEC = dict(
 PATH_PREFIX_RULE = "a path that starts and ends with / (for example /service/), printable ASCII, at most 512 characters"
 # The report could not be had, but the API can still answer: auto falls back, with a warning.
 REPORT_UNAVAILABLE_CODES = ("LimitExceeded", "ReportTimeout", "ReportInProgress", "ReportNotPresent", "ReportExpired")
+# IAM started in 2010, so 100 years selects as much as any larger count; much larger ones overflow datetime.
+MAX_DAYS = 36500
 
 
 def validate(params):
@@ -322,8 +325,8 @@ def validate(params):
     if params["user_name"] is not None and not USER_NAME_PATTERN.fullmatch(params["user_name"]):
         raise KeyguardError(f"user_name must be {USER_NAME_RULE}.")
     for name in ("older_than_days", "unused_for_days"):
-        if params[name] is not None and params[name] < 0:
-            raise KeyguardError(f"{name} must be 0 or more days.")
+        if params[name] is not None and not 0 <= params[name] <= MAX_DAYS:
+            raise KeyguardError(f"{name} must be from 0 to {MAX_DAYS} days (100 years), not {params[name]}.")
     prefix = params["path_prefix"]
     if prefix is not None:
         if not params["all_users"]:

@@ -14,8 +14,8 @@ description:
     Nothing is read back after the write.
   - Without O(user_name), the key is first looked for among the calling identity's own keys (this covers
     the account root user's keys too) and updated without C(UserName), as the IAM API defines. If it is not
-    there, or the caller is not an IAM user (temporary credentials), C(GetAccessKeyLastUsed) finds the key's
-    owner. So a leaked key can be shut off knowing only its id.
+    there, or the caller is not an IAM user (temporary credentials), or may not list its own keys (a policy narrowed
+    to a user path), C(GetAccessKeyLastUsed) finds the key's owner. So a leaked key can be shut off knowing only its id.
   - With O(access_keys), sets many keys in one task, for example the RV(keyguard.aws.iam_access_key_info#module:access_keys)
     that M(keyguard.aws.iam_access_key_info) found. One client serves every key; each user's keys are listed once,
     each key that needs a change costs one C(UpdateAccessKey), and only keys without a user name need the owner lookup.
@@ -26,7 +26,9 @@ description:
     throttled past the retries), no further key is started, since every call would fail the same way; those keys
     are reported with RV(access_keys[].attempted=false) and the reason. A key deleted between its read and its
     write fails alone, saying so.
-  - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true).
+  - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true). With a
+    O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
+    static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.
 author:
   - Keyguard maintainers (!UNKNOWN)
 options:
@@ -49,7 +51,9 @@ options:
       - Many keys to set to O(status) in one task. Each item needs C(access_key_id) and may have C(user_name);
         other fields are ignored, so the RV(keyguard.aws.iam_access_key_info#module:access_keys) list of
         M(keyguard.aws.iam_access_key_info) can be passed as it is.
-      - A key listed twice is handled once. An empty list changes nothing.
+      - A key listed twice is handled once; an item without C(user_name) takes the one of another item for the
+        same key, and only two different user names for one key are refused. IAM user names are case-insensitive,
+        so V(bob) and V(Bob) are one user and the first spelling is used. An empty list changes nothing.
     type: list
     elements: dict
   status:
@@ -273,9 +277,15 @@ def requested_keys(params):
             raise KeyguardError(f"{prefix}access_key_id must be {ACCESS_KEY_ID_RULE}.")
         if user_name is not None and not (isinstance(user_name, str) and USER_NAME_PATTERN.fullmatch(user_name)):
             raise KeyguardError(f"{prefix}user_name must be {USER_NAME_RULE}.")
-        if wanted.get(access_key_id, user_name) != user_name:
-            raise KeyguardError(f"{prefix}access_key_id {access_key_id} is listed twice, with different user names.")
-        wanted.setdefault(access_key_id, user_name)
+        # An entry without a user name merges into a named one for the same key, in either order.
+        known = wanted.get(access_key_id)
+        # IAM user names are case-insensitive: Bob and bob are one user, and the first spelling stays.
+        if known and user_name and known.lower() != user_name.lower():
+            raise KeyguardError(
+                f"{prefix}access_key_id {access_key_id} is listed twice, with different user names "
+                f"{known!r} and {user_name!r}; a key belongs to one user."
+            )
+        wanted[access_key_id] = known or user_name
     return list(wanted.items())
 
 

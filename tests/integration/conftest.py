@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from fault_proxy import FaultProxy
 from harness import Ansible, Moto
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Refuse tests outside the matrix subset when KEYGUARD_TEST_VENV names another venv: they need .venv's tools."""
+    outside = [item.nodeid for item in items if item.get_closest_marker("matrix") is None]
+    if os.environ.get("KEYGUARD_TEST_VENV") and outside:
+        raise pytest.UsageError(
+            f"KEYGUARD_TEST_VENV runs only the `-m matrix` subset; {len(outside)} other tests were selected, "
+            f"such as {outside[0]}."
+        )
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
-"""An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one IAM action with an error.
+"""An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one action with an error.
 
-It forwards one request at a time and logs each in the order moto applied it, so tests of concurrent runs know
-which write came last.
+A fault may be limited to requests with given parameters (for example one RoleArn of sts:AssumeRole). The proxy
+forwards one request at a time and logs each in the order moto applied it, with moto's answer, so tests of
+concurrent runs know which write came last, and tests of secrets know what the server handed out.
 """
 
 from __future__ import annotations
@@ -20,30 +21,39 @@ ERROR_BODY = (
 
 
 class FaultProxy:
-    """Forward IAM requests to `target`, failing the first `times` requests of `action` as told."""
+    """Forward AWS query-protocol requests (IAM, STS) to `target`, failing those of an action as told."""
 
-    def __init__(self, target):
+    def __init__(self, target, tls=None):
+        """Start serving on a free loopback port; with `tls` (an ssl.SSLContext), over HTTPS."""
         self.target = urlsplit(target)
         self.faults = {}
         self.injected = 0
         self.applied = []  # (action, params) of each forwarded request, in the order moto answered them
+        self.replies = []  # (action, body) of moto's answer to each forwarded request, in the same order
         self.lock = threading.Lock()
         self.upstream_lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls:  # a TLS front, like a TLS-inspecting proxy or a private endpoint with its own CA
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def fail(self, action, times, status=400, code="Throttling", message="Rate exceeded"):
-        """Answer the next `times` requests of `action` with this AWS error; message None echoes the request."""
-        with self.lock:
-            self.faults[action] = [times, status, code, message]
+    def fail(self, action, times, status=400, code="Throttling", message="Rate exceeded", match=None):
+        """Answer the next `times` requests of `action` (with the parameters in `match`, if given) with this error.
 
-    def _take_fault(self, action):
+        message None echoes the request.
+        """
+        with self.lock:
+            self.faults[action] = [times, status, code, message, match or {}]
+
+    def _take_fault(self, action, params):
         """Return (status, code, message) if this request must fail, else None."""
         with self.lock:
             fault = self.faults.get(action)
             if not fault or fault[0] <= 0:
+                return None
+            if any(params.get(name) != value for name, value in fault[4].items()):
                 return None
             fault[0] -= 1
             self.injected += 1
@@ -63,7 +73,7 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
                 action = params.pop("Action", "")
-                fault = proxy._take_fault(action)
+                fault = proxy._take_fault(action, params)
                 if fault:
                     status, code, message = fault
                     if message is None:  # like a service that quotes the request back in its error
@@ -78,6 +88,7 @@ class FaultProxy:
                     payload = response.read()
                     upstream.close()
                     proxy.applied.append((action, params))
+                    proxy.replies.append((action, payload.decode("utf-8", "replace")))
                 self._answer(response.status, payload, response.getheader("Content-Type", "text/xml"))
 
             def _answer(self, status, payload, content_type):

@@ -18,7 +18,11 @@ from moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / ".collections"
-BIN = Path(sys.executable).parent
+# The venv whose ansible-core and botocore run the playbooks: this one, or the support matrix end that
+# KEYGUARD_TEST_VENV names (`make matrix`); moto and the test's own boto3 clients stay in this venv.
+VENV_UNDER_TEST = Path(os.environ.get("KEYGUARD_TEST_VENV") or Path(sys.executable).parents[1]).absolute()
+BIN = VENV_UNDER_TEST / "bin"
+PYTHON = BIN / "python"
 ADMIN_KEY = "AKIAADMINEXAMPLE0000"  # moto accepts any credentials until a test enforces IAM authorization
 ADMIN_SECRET = "admin-secret-not-used-by-moto"
 STRANGER_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -45,8 +49,10 @@ PLAYBOOK = """\
 
 
 def clean_environment(home):
-    """Return os.environ without AWS or Ansible settings, with HOME and AWS files inside `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+    """Return os.environ without AWS, Ansible or CA-bundle settings, with HOME and AWS files inside `home`."""
+    # botocore falls back on REQUESTS_CA_BUNDLE; a machine's own value must not decide a test's TLS outcome.
+    dropped = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_")) and k not in dropped}
     env.update(
         HOME=str(home),
         AWS_CONFIG_FILE=str(home / "aws-config"),
@@ -54,7 +60,7 @@ def clean_environment(home):
         AWS_EC2_METADATA_DISABLED="true",
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
         ANSIBLE_HOME=str(home / "ansible"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_PYTHON_INTERPRETER=str(PYTHON),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",
         ANSIBLE_LOCALHOST_WARNING="0",
@@ -128,7 +134,10 @@ class Moto:
         self.post("/moto-api/recorder/reset-recording")
 
     def requests(self):
-        """Return the IAM requests recorded since the last clear, as (action, params) pairs."""
+        """Return the requests recorded since the last clear, as (action, params) pairs.
+
+        Query-protocol services (IAM, STS) name the action in the body; JSON ones (Organizations) in X-Amz-Target.
+        """
         if not self.recording.exists():
             return []
         seen = []
@@ -137,6 +146,10 @@ class Moto:
             body = entry.get("body") or ""
             if entry.get("body_encoded"):
                 body = base64.b64decode(body).decode()
+            target = (entry.get("headers") or {}).get("X-Amz-Target", "")
+            if target:
+                seen.append((target.rpartition(".")[2], json.loads(body or "{}")))
+                continue
             params = {k: v[0] for k, v in parse_qs(body).items()}
             if "Action" in params:
                 seen.append((params.pop("Action"), params))

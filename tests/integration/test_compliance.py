@@ -92,6 +92,7 @@ def test_older_than_90_days_without_last_use(ansible, moto, fleet, source):
         assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
 
 
+@pytest.mark.matrix
 def test_one_user_with_every_field(ansible, moto, fleet):
     run = info(ansible, user_name="busy")
     (key,) = run.result["access_keys"]
@@ -130,14 +131,16 @@ def test_info_runs_in_check_mode(ansible, moto, fleet):
 def test_info_bad_options(ansible, moto):
     run = ansible.run(dict(user_name="stale", all_users=True, **ansible.connection()), module=INFO)
     assert_clean_failure(run, "mutually exclusive: user_name|all_users")
-    run = ansible.run(dict(unused_for_days=-1, **ansible.connection()), module=INFO)
-    assert_clean_failure(run, "unused_for_days must be 0 or more days.")
-    assert run.calls == Counter()
+    for name, days in (("unused_for_days", -1), ("older_than_days", 1000000), ("unused_for_days", 10000000000)):
+        run = ansible.run({name: days, **ansible.connection()}, module=INFO)
+        assert_clean_failure(run, f"{name} must be from 0 to 36500 days (100 years), not {days}.")
+        assert run.calls == Counter()
 
 
 # --- bulk ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.matrix
 def test_bulk_four_runs_with_exact_calls(ansible, moto):
     keys = [moto.user_with_key(f"user{i}") for i in range(3)]
     extra = moto.add_key("user0")

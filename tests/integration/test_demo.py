@@ -42,3 +42,32 @@ def test_demo_cis_sweep_reports_applies_and_reruns():
         "old-intern": "Inactive",
         "reporting": "Inactive",
     }
+
+
+def test_demo_org_lists_the_organization_and_sweeps_every_account():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "demo.py"), "org"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    graph = proc.stdout.split("--graph")[1].split("PLAY [")[0]
+    assert "|--@ou_root_workloads_prod:" in graph and "|  |  |--prod-payments" in graph
+    assert "closed-legacy" not in graph  # suspended
+    changed = [
+        re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.MULTILINE)
+        for recap in proc.stdout.split("PLAY RECAP")[1:]
+    ]
+    assert [sorted(run) for run in changed] == [
+        [("prod-payments", "1"), ("sandbox", "1"), ("staging", "1")],  # check mode: would change
+        [("prod-payments", "1"), ("sandbox", "1"), ("staging", "1")],
+        [("prod-payments", "0"), ("sandbox", "0"), ("staging", "0")],
+    ]
+    final = proc.stdout.split("Keys as each account now holds them:")[1].split()
+    assert list(zip(final[0::4], final[1::4], final[3::4])) == [
+        (account, user, status)
+        for account in ("prod-payments", "staging", "sandbox")
+        for user, status in (("ci-runner", "Active"), ("old-report-job", "Inactive"))
+    ]

@@ -67,8 +67,8 @@ def test_installed_copy_runs_a_playbook(installed, ansible, moto):
 def test_execution_environment_picks_up_boto3_and_botocore(installed, tmp_path):
     _tarball, collections = installed
     introspected = run([str(BIN / "ansible-builder"), "introspect", str(collections)])
-    assert "boto3>=1.34.0  # from collection keyguard.aws" in introspected
-    assert "botocore>=1.34.0  # from collection keyguard.aws" in introspected
+    assert "boto3>=1.35.0  # from collection keyguard.aws" in introspected
+    assert "botocore>=1.35.0  # from collection keyguard.aws" in introspected
     example = REPO / "docs" / "execution-environment"
     context = tmp_path / "context"
     run([str(BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", str(context)], cwd=example)

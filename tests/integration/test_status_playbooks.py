@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import yaml
 from harness import ADMIN_KEY, ADMIN_SECRET, STRANGER_KEY, STRANGER_SECRET, allow, assert_clean_failure
 
@@ -50,6 +51,7 @@ def assert_four_runs(ansible, moto, args, user, key_id, status, calls_when_chang
 # --- the four runs, on every path ----------------------------------------------------------------
 
 
+@pytest.mark.matrix
 def test_deactivate_with_user_name(ansible, moto):
     key = moto.user_with_key("bob")
     args = dict(user_name="bob", access_key_id=key["AccessKeyId"], status="Inactive", **ansible.connection())
@@ -208,6 +210,7 @@ def test_unknown_owner_suggests_user_name(ansible, moto):
     assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
 
 
+@pytest.mark.matrix
 def test_update_denied_names_the_action_and_changes_nothing(ansible, moto):
     target = moto.user_with_key("bob")
     reader = moto.user_with_key("reader", policy=allow("iam:ListAccessKeys"))

@@ -14,6 +14,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     select_keys,
     with_last_use,
 )
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -141,3 +142,28 @@ def test_find_keys_asks_last_use_only_for_keys_the_cheap_filters_kept(iam):
     )
     keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, params), params, NOW)
     assert [(k["access_key_id"], k["days_since_last_use"]) for k in keys] == [("AKIAOLDACTIVE0000001", 60)]
+
+
+@pytest.mark.parametrize("name", ["older_than_days", "unused_for_days"])
+@pytest.mark.parametrize("days", [-1, 36501, 1000000, 10000000000])
+def test_day_counts_out_of_bounds_are_named(name, days):
+    params = dict(dict(user_name=None, older_than_days=None, unused_for_days=None), **{name: days})
+    with pytest.raises(KeyguardError, match=rf"^{name} must be from 0 to 36500 days \(100 years\), not {days}\.$"):
+        iam_access_key_info.validate(params)
+
+
+@pytest.mark.parametrize("days", [0, 36500])
+def test_day_counts_at_the_bounds_select_without_overflow(days):
+    keys = [key_age(key(created_days_ago=6000), NOW)]  # created in 2010, when IAM began
+    iam_access_key_info.validate(
+        dict(
+            user_name=None,
+            all_users=True,
+            path_prefix=None,
+            source="auto",
+            concurrency=8,
+            older_than_days=days,
+            unused_for_days=days,
+        )
+    )
+    assert select_keys(keys, NOW, older_than_days=days, unused_for_days=days) == ([] if days == 36500 else keys)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 VALID = {"access_key_id": KEY_ID, "status": "Inactive"}
@@ -70,7 +71,7 @@ def run_main(args):
     """Run main() with these args; return its JSON result, or None if it got as far as connecting."""
     out = io.StringIO()
     try:
-        with patch_module_args(args), redirect_stdout(out), pytest.raises(SystemExit):
+        with patch_module_args(controller_args(args)), redirect_stdout(out), pytest.raises(SystemExit):
             module.main()
     except ReachedConnect:
         return None

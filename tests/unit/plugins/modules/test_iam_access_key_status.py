@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SIGNER = "AKIAI44QH8DHBEXAMPLE"
@@ -265,6 +266,31 @@ def test_owner_lookup_when_caller_is_not_an_iam_user(iam, code):
     assert result == {"changed": False, "access_key": key("Inactive"), "previous_status": "Inactive"}
 
 
+def test_owner_lookup_when_caller_may_not_list_its_own_keys(iam):
+    """A policy narrowed to user/service/* denies the caller's own listing; the owner lookup still finds the key."""
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "AccessDenied", {}, 403)
+    expect_owner(stubber, "bob")
+    expect_list(stubber, [metadata("Active")], "bob")
+    expect_update(stubber, "Inactive", "bob")
+    result = ensure(client, user_name=None)[0]
+    assert result == {"changed": True, "access_key": key("Inactive"), "previous_status": "Active"}
+
+
+def test_bulk_lists_the_callers_own_keys_once_even_when_denied(iam):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "AccessDenied", {}, 403)
+    for key_id, owner in ((K1, "bob"), (K2, "carol")):
+        expect_owner(stubber, owner, key_id)
+        expect_list(stubber, [metadata("Active", owner, key_id)], owner)
+        expect_update(stubber, "Inactive", owner, key_id)
+    result, _diff = bulk(client, [{"access_key_id": K1}, {"access_key_id": K2}])
+    assert [(r["user_name"], r["status"], r["changed"]) for r in result["access_keys"]] == [
+        ("bob", "Inactive", True),
+        ("carol", "Inactive", True),
+    ]
+
+
 def test_owner_lookup_check_mode_never_writes(iam):
     client, stubber = iam
     expect_error(stubber, "list_access_keys", "ValidationError", {}, message=NOT_A_USER)
@@ -304,11 +330,17 @@ def test_owner_lookup_of_unknown_key(iam):
         ensure(client, user_name=None)
 
 
-def test_implicit_listing_denied_is_not_swallowed(iam):
+def test_own_listing_and_owner_lookup_both_denied_suggests_user_name(iam):
     client, stubber = iam
     expect_error(stubber, "list_access_keys", "AccessDenied", {}, 403)
-    with pytest.raises(KeyguardError, match=r"iam:ListAccessKeys"):
+    expect_error(stubber, "get_access_key_last_used", "AccessDenied", {"AccessKeyId": KEY_ID}, 403)
+    with pytest.raises(KeyguardError) as caught:
         ensure(client, user_name=None)
+    assert str(caught.value) == (
+        f"Access key {KEY_ID} was not found among the caller's own keys, and its owner could not be found: "
+        "Access denied: these credentials may not call iam:GetAccessKeyLastUsed. Grant iam:GetAccessKeyLastUsed "
+        "or use other credentials. AWS said: refused. Set user_name to the IAM user that owns it."
+    )
 
 
 def test_owner_reported_but_key_gone(iam):
@@ -350,7 +382,7 @@ def test_activating_its_own_key_is_no_lockout(iam):
 
 def run_main(args, capsys):
     """Run main() with these task args; return its JSON result."""
-    with patch_module_args(args), pytest.raises(SystemExit):
+    with patch_module_args(controller_args(args)), pytest.raises(SystemExit):
         module.main()
     return json.loads(capsys.readouterr().out)
 
@@ -553,6 +585,37 @@ def test_bulk_bad_items_are_named(items, message):
     task = dict(access_key_id=None, user_name=None, access_keys=items)
     with pytest.raises(KeyguardError, match=message):
         module.requested_keys(task)
+
+
+@pytest.mark.parametrize("named_first", [True, False], ids=["named-first", "unnamed-first"])
+def test_bulk_unnamed_item_merges_into_the_named_one(named_first):
+    items = [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K1}, {"access_key_id": K2}]
+    items = items if named_first else [items[1], items[0], items[2]]
+    task = dict(access_key_id=None, user_name=None, access_keys=items)
+    assert module.requested_keys(task) == [(K1, "bob"), (K2, None)]
+
+
+def test_bulk_user_names_differing_only_in_case_are_one_user():
+    """IAM user names are case-insensitive, so bob and Bob name the same user; the first spelling is kept."""
+    items = [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K1, "user_name": "Bob"}]
+    task = dict(access_key_id=None, user_name=None, access_keys=items)
+    assert module.requested_keys(task) == [(K1, "bob")]
+
+
+def test_bulk_conflict_names_both_user_names():
+    items = [{"access_key_id": K1, "user_name": "alice"}, {"access_key_id": K1, "user_name": "bob"}]
+    with pytest.raises(KeyguardError) as caught:
+        module.requested_keys(dict(access_key_id=None, user_name=None, access_keys=items))
+    assert str(caught.value) == (
+        f"access_keys[1].access_key_id {K1} is listed twice, with different user names 'alice' and 'bob'; "
+        "a key belongs to one user."
+    )
+
+
+def test_bulk_unnamed_item_between_two_different_names_still_conflicts():
+    items = [{"access_key_id": K1, "user_name": "a"}, {"access_key_id": K1}, {"access_key_id": K1, "user_name": "b"}]
+    with pytest.raises(KeyguardError, match=r"^access_keys\[2\]\.access_key_id .* listed twice"):
+        module.requested_keys(dict(access_key_id=None, user_name=None, access_keys=items))
 
 
 def test_main_bulk_partial_failure_reports_every_key(capsys, connected):

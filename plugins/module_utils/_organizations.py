@@ -1,0 +1,187 @@
+# Copyright: keyguard.aws contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""AWS Organizations accounts for the accounts inventory: one function per listing, pure filters and host vars."""
+
+from __future__ import annotations
+
+import re
+import string
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - the inventory plugin reports botocore missing before any of this runs
+    BotoCoreError = ClientError = None
+
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import ROLE_ARN_PATTERN, KeyguardError
+
+ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
+# Organizations' own ID shapes: a root r-xxxx, an OU ou-xxxx-yyyyyyyy.
+UNIT_ID_PATTERN = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")
+DEFAULT_ROLE_ARN_TEMPLATE = "arn:{partition}:iam::{account_id}:role/OrganizationAccountAccessRole"
+TEMPLATE_FIELDS = ("partition", "account_id", "account_name")
+STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
+
+
+def validate_options(options):
+    """Raise KeyguardError naming the first inventory option whose value cannot work."""
+    for unit_id in options.get("organizational_units") or []:
+        if not isinstance(unit_id, str) or not UNIT_ID_PATTERN.fullmatch(unit_id):
+            raise KeyguardError(
+                f"organizational_units: {unit_id!r} is not a root ID (r-xxxx) or an OU ID (ou-xxxx-xxxxxxxx)."
+            )
+    for name in ("include_accounts", "exclude_accounts"):
+        for account_id in options.get(name) or []:
+            if not isinstance(account_id, str) or not ACCOUNT_ID_PATTERN.fullmatch(account_id):
+                raise KeyguardError(
+                    f"{name}: {account_id!r} is not an AWS account ID (12 digits; quote it in YAML to keep "
+                    "leading zeros)."
+                )
+    for status in options.get("account_statuses") or []:
+        if status not in STATUSES:
+            raise KeyguardError(f"account_statuses: {status!r} is not one of {', '.join(STATUSES)}.")
+    if options.get("account_name_pattern") is not None:
+        try:
+            re.compile(options["account_name_pattern"])
+        except re.error as exc:
+            raise KeyguardError(f"account_name_pattern is not a valid regular expression: {exc}.") from None
+    validate_template(options.get("role_arn_template") or DEFAULT_ROLE_ARN_TEMPLATE)
+
+
+def validate_template(template):
+    """Raise KeyguardError unless the template only uses known fields and yields an IAM role ARN."""
+    try:
+        fields = {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise KeyguardError(f"role_arn_template cannot be formatted: {exc}.") from None
+    unknown = sorted(fields - set(TEMPLATE_FIELDS))
+    if unknown:
+        raise KeyguardError(
+            f"role_arn_template uses {{{unknown[0]}}}; it may use only {{partition}}, {{account_id}} and "
+            "{account_name}."
+        )
+    sample = template.format(partition="aws", account_id="123456789012", account_name="example")
+    match = ROLE_ARN_PATTERN.fullmatch(sample)
+    if not match:
+        raise KeyguardError(
+            f"role_arn_template must give an IAM role ARN such as {DEFAULT_ROLE_ARN_TEMPLATE} (got {template!r})."
+        )
+    other = ROLE_ARN_PATTERN.fullmatch(template.format(partition="aws", account_id="210987654321", account_name="x"))
+    if (match.group(2), other and other.group(2)) != ("123456789012", "210987654321"):
+        # Otherwise every host would assume the same role, sweep one account, and report each as done.
+        raise KeyguardError(
+            "role_arn_template must have {account_id} as the ARN's account, as in "
+            f"{DEFAULT_ROLE_ARN_TEMPLATE}, so that each host works in its own account (got {template!r})."
+        )
+
+
+def paginate(client, operation, key, **params):
+    """Return every item under `key` of all pages of one Organizations listing; raise KeyguardError."""
+    try:
+        items = []
+        for page in client.get_paginator(operation).paginate(**params):
+            items.extend(page[key])
+        return items
+    except (BotoCoreError, ClientError) as exc:
+        raise describe_error(exc, operation) from None
+
+
+def list_accounts(client):
+    """Return every account of the organization (ListAccounts, paged), with no OU path."""
+    return [
+        dict(account, OuPath=None, OuIds=None, OuId=None) for account in paginate(client, "list_accounts", "Accounts")
+    ]
+
+
+def unit_name(client, unit_id):
+    """Return the display name of a root or OU."""
+    if unit_id.startswith("r-"):
+        return "Root"
+    try:
+        return client.describe_organizational_unit(OrganizationalUnitId=unit_id)["OrganizationalUnit"]["Name"]
+    except (BotoCoreError, ClientError) as exc:
+        raise describe_error(exc, "describe_organizational_unit") from None
+
+
+def walk_units(client, unit_ids):
+    """Return the accounts under these roots or OUs and every OU below them, each with its path from the outermost.
+
+    Each OU is listed once, whatever the order of unit_ids and even when one of them lies under another: an
+    account's path (OuPath, names; OuIds, IDs) then starts at the outermost given root or OU above it.
+    """
+    names, parents, members, order = {}, {}, {}, []
+    pending = list(dict.fromkeys(unit_ids))
+    while pending:
+        unit_id = pending.pop(0)
+        if unit_id in members:  # a given OU already reached under another given one
+            continue
+        order.append(unit_id)
+        members[unit_id] = paginate(client, "list_accounts_for_parent", "Accounts", ParentId=unit_id)
+        children = paginate(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=unit_id)
+        for child in children:
+            names[child["Id"]], parents[child["Id"]] = child["Name"], unit_id
+        pending.extend(child["Id"] for child in children if child["Id"] not in members)
+    for unit_id in unit_ids:
+        if unit_id not in names:  # outermost: no listing named it, so ask (a root needs no call)
+            names[unit_id] = unit_name(client, unit_id)
+    accounts, seen = [], set()
+    for unit_id in order:
+        ids = [unit_id]
+        while ids[0] in parents:
+            ids.insert(0, parents[ids[0]])
+        for account in members[unit_id]:
+            if account["Id"] not in seen:
+                seen.add(account["Id"])
+                accounts.append(dict(account, OuPath=[names[i] for i in ids], OuIds=ids, OuId=unit_id))
+    return accounts
+
+
+def select_accounts(accounts, options):
+    """Return the accounts that pass the status, ID and name filters, in listing order."""
+    statuses = set(options.get("account_statuses") or ["ACTIVE"])
+    include = set(options.get("include_accounts") or [])
+    exclude = set(options.get("exclude_accounts") or [])
+    pattern = options.get("account_name_pattern")
+    return [
+        account
+        for account in accounts
+        if account.get("Status") in statuses
+        and (not include or account["Id"] in include)
+        and account["Id"] not in exclude
+        and (pattern is None or re.search(pattern, account.get("Name", "")))
+    ]
+
+
+def host_vars(account, template):
+    """Return the host vars of one account; the role ARN follows the template in the account's partition."""
+    partition = account.get("Arn", "arn:aws:").split(":")[1] or "aws"
+    fields = dict(partition=partition, account_id=account["Id"], account_name=account.get("Name", ""))
+    return dict(
+        account_id=account["Id"],
+        account_name=account.get("Name"),
+        account_email=account.get("Email"),
+        account_status=account.get("Status"),
+        account_arn=account.get("Arn"),
+        account_ou_id=account["OuId"],
+        account_ou_path="/".join(account["OuPath"]) if account["OuPath"] else None,
+        account_role_arn=template.format(**fields),
+    )
+
+
+def describe_error(exc, operation):
+    """Return a KeyguardError with one line for a botocore exception raised by an Organizations listing."""
+    action = "organizations:" + "".join(part.capitalize() for part in operation.split("_"))
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Unknown"), error.get("Message") or str(exc)
+        if code == "AWSOrganizationsNotInUseException":
+            return KeyguardError(
+                f"{action}: the account of these credentials is not in an AWS Organization ({message}).", code
+            )
+        if code.startswith("AccessDenied"):
+            return KeyguardError(
+                f"Access denied: these credentials may not call {action}; use the management account or a "
+                f"delegated administrator, and grant {action}. AWS said: {message}",
+                code,
+            )
+        return KeyguardError(f"{action} failed ({code}): {message}", code)
+    return KeyguardError(f"{action}: {exc}", type(exc).__name__)

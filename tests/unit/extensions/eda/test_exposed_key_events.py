@@ -1,0 +1,431 @@
+"""The exposed_key_events source: parsing real AWS event shapes, argument checks, and the SQS loop on a Stubber."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import threading
+import time
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.keyguard.aws.extensions.eda.plugins.event_source import exposed_key_events as source
+
+SAMPLES = Path(__file__).with_name("samples")
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/keyguard-exposed-keys"
+
+
+def sample(name):
+    """Return one of the stored EventBridge events."""
+    return json.loads((SAMPLES / f"{name}.json").read_text())
+
+
+def keyguard_of(events):
+    """Return the keyguard part of each event."""
+    return [event["keyguard"] for event in events]
+
+
+# --- parsing the real shapes ------------------------------------------------------------------------
+
+
+def test_health_exposure_event_gives_one_actionable_key():
+    event = sample("health_credentials_exposed")
+    (only,) = source.events_from_body(json.dumps(event))
+    assert only["raw"] == event
+    assert only["keyguard"] == {
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "account_id": "123456789012",
+        "source": "aws.health",
+        "reason": "AWS_RISK_CREDENTIALS_EXPOSED",
+        "event_time": "2026-11-27T09:14:21Z",
+        "event_id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "actionable": True,
+    }
+    assert "user_name" not in only["keyguard"]  # Health names the key, not its owner: the playbook asks IAM
+
+
+def test_health_organization_view_gives_one_event_per_distinct_key_in_the_affected_account():
+    events = source.events_from_body(json.dumps(sample("health_organization_view_several_keys")))
+    assert [k["access_key_id"] for k in keyguard_of(events)] == ["AKIAI44QH8DHBEXAMPLE", "AKIAJ5XK3EXAMPLE2222"]
+    # The event reached the management account (111122223333); the keys belong to the member account.
+    assert {k["account_id"] for k in keyguard_of(events)} == {"444455556666"}
+    assert all(k["actionable"] for k in keyguard_of(events))
+
+
+def test_health_event_in_the_2016_shape_of_aws_own_sample_automation():
+    (only,) = keyguard_of(source.events_from_body(json.dumps(sample("health_aws_sample_2016"))))
+    assert only["access_key_id"] == "AKIAEXPOSED000000001"
+    assert only["account_id"] == "123456789012"  # no affectedAccount: the envelope's account
+
+
+@pytest.mark.parametrize("code", ["AWS_RISK_CREDENTIALS_COMPROMISED", "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED"])
+def test_health_compromise_events_count_too(code):
+    event = sample("health_credentials_exposed")
+    event["detail"]["eventTypeCode"] = code
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert only["reason"] == code
+
+
+def test_other_health_events_pass_on_raw():
+    event = sample("health_credentials_exposed")
+    event["detail"]["eventTypeCode"] = "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"
+    assert source.events_from_body(json.dumps(event)) == [{"raw": event}]
+
+
+def test_guardduty_iam_user_finding_is_actionable_and_names_the_user():
+    event = sample("guardduty_malicious_ip_caller")
+    (only,) = source.events_from_body(json.dumps(event))
+    assert only == {
+        "keyguard": {
+            "access_key_id": "AKIAGUARDDUTY0000001",
+            "user_name": "ci-runner",
+            "account_id": "123456789012",
+            "source": "aws.guardduty",
+            "reason": "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+            "event_time": "2026-11-27T11:40:05Z",
+            "event_id": "c8c4daa7-a20c-2f03-0070-b7393dd542ad",
+            "actionable": True,
+        },
+        "raw": event,
+    }
+
+
+def test_guardduty_instance_role_credentials_are_not_actionable():
+    (only,) = keyguard_of(source.events_from_body(json.dumps(sample("guardduty_instance_credential_exfiltration"))))
+    assert only["access_key_id"] == "ASIAQ3EGUDGXEXAMPLE1"
+    assert only["actionable"] is False
+    assert "temporary credentials (ASIA...)" in only["not_actionable_reason"]
+    assert "user_name" not in only  # a role's name is not an IAM user's
+
+
+def test_guardduty_user_type_other_than_iam_user_is_not_actionable():
+    event = sample("guardduty_malicious_ip_caller")
+    event["detail"]["resource"]["accessKeyDetails"]["userType"] = "Root"
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert only["actionable"] is False
+    assert only["not_actionable_reason"].startswith("GuardDuty userType is 'Root'")
+
+
+def test_guardduty_sample_findings_are_not_actionable():
+    (only,) = keyguard_of(source.events_from_body(json.dumps(sample("guardduty_sample_finding"))))
+    assert only["actionable"] is False
+    assert "sample finding" in only["not_actionable_reason"]
+
+
+def test_guardduty_finding_without_an_access_key_passes_on_raw():
+    event = sample("guardduty_ec2_ssh_brute_force")
+    assert source.events_from_body(json.dumps(event)) == [{"raw": event}]
+
+
+def test_an_asia_key_in_a_health_event_is_not_actionable():
+    event = sample("health_credentials_exposed")
+    event["detail"]["affectedEntities"] = [{"entityValue": "ASIAQ3EGUDGXEXAMPLE1"}, {"entityValue": "not-a-key"}]
+    first, second = keyguard_of(source.events_from_body(json.dumps(event)))
+    assert (first["actionable"], second["actionable"]) == (False, False)
+    assert "ASIA" in first["not_actionable_reason"]
+    assert second["not_actionable_reason"] == "not an IAM user's access key ID (those start with AKIA)"
+
+
+def test_a_health_event_naming_no_key_passes_on_raw():
+    event = sample("health_credentials_exposed")
+    event["detail"]["affectedEntities"] = []
+    assert source.events_from_body(json.dumps(event)) == [{"raw": event}]
+
+
+def test_sns_delivery_is_unwrapped():
+    event = sample("guardduty_malicious_ip_caller")
+    notification = {
+        "Type": "Notification",
+        "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:security-findings",
+        "Message": json.dumps(event),
+        "Timestamp": "2026-11-27T11:40:06.123Z",
+    }
+    (only,) = source.events_from_body(json.dumps(notification))
+    assert only["raw"] == event
+    assert only["keyguard"]["access_key_id"] == "AKIAGUARDDUTY0000001"
+
+
+@pytest.mark.parametrize("body", ['"just a string"', "[1, 2]", '{"hello": "world"}', '{"source": "aws.health"}', "42"])
+def test_other_json_passes_on_raw(body):
+    assert source.events_from_body(body) == [{"raw": json.loads(body)}]
+
+
+@pytest.mark.parametrize("body", ["", "not json", "{'single': 'quotes'}", '{"cut": ', None])
+def test_a_body_that_is_not_json_gives_none(body):
+    assert source.events_from_body(body) is None
+
+
+def test_parsing_never_changes_the_raw_event():
+    event = sample("health_organization_view_several_keys")
+    original = copy.deepcopy(event)
+    events = source.events_from_document(event)
+    assert event == original
+    assert all(e["raw"] is event for e in events)
+
+
+# --- arguments ------------------------------------------------------------------------------------
+
+
+def test_defaults():
+    settings = source.parse_args({"queue_url": QUEUE_URL, "region": "", "endpoint_url": "", "eda_feedback_queue": 1})
+    assert settings == {
+        "queue_url": QUEUE_URL,
+        "region": None,
+        "endpoint_url": None,
+        "access_key": None,
+        "secret_key": None,
+        "session_token": None,
+        "profile": None,
+        "wait_seconds": 20,
+        "max_messages": 10,
+    }
+
+
+def test_numbers_as_strings_from_rulebook_variables():
+    settings = source.parse_args({"queue_url": QUEUE_URL, "wait_seconds": "0", "max_messages": "1"})
+    assert (settings["wait_seconds"], settings["max_messages"]) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ({}, "queue_url is required"),
+        ({"queue_url": "sqs/keyguard"}, "queue_url must be an http:// or https:// URL"),
+        ({"queue_url": QUEUE_URL, "wait_seconds": 21}, "wait_seconds must be a whole number from 0 to 20"),
+        ({"queue_url": QUEUE_URL, "wait_seconds": True}, "wait_seconds must be a whole number"),
+        ({"queue_url": QUEUE_URL, "max_messages": 0}, "max_messages must be a whole number from 1 to 10"),
+        ({"queue_url": QUEUE_URL, "max_messages": "ten"}, "max_messages must be a whole number from 1 to 10"),
+        ({"queue_url": QUEUE_URL, "region": "US East"}, "region must be an AWS region name"),
+        ({"queue_url": QUEUE_URL, "endpoint_url": "localhost:4566"}, "endpoint_url must be an http:// or https:// URL"),
+        ({"queue_url": QUEUE_URL, "access_key": "AKIAIOSFODNN7EXAMPLE"}, "access_key and secret_key go together"),
+        ({"queue_url": QUEUE_URL, "session_token": "token"}, "session_token needs access_key and secret_key"),
+        (
+            {"queue_url": QUEUE_URL, "profile": "p", "access_key": "AKIAIOSFODNN7EXAMPLE", "secret_key": "s"},
+            "set profile or access_key and secret_key, not both",
+        ),
+        ({"queue_url": QUEUE_URL, "queue": "typo"}, "unknown argument 'queue'"),
+        ({"queue_url": f" {QUEUE_URL}"}, "queue_url must be a string without spaces around it"),
+        ({"queue_url": QUEUE_URL, "region": 5}, "region must be a string"),
+    ],
+)
+def test_bad_arguments_are_named(args, fragment):
+    with pytest.raises(ValueError, match="^keyguard.aws.exposed_key_events: ") as caught:
+        source.parse_args(args)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_secret_key_never_appears_in_an_argument_error():
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    with pytest.raises(ValueError) as caught:
+        source.parse_args({"queue_url": QUEUE_URL, "secret_key": secret})
+    assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("https://sqs.eu-west-1.amazonaws.com/123456789012/q", "eu-west-1"),
+        ("https://ap-southeast-2.queue.amazonaws.com/123456789012/q", "ap-southeast-2"),
+        ("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "cn-north-1"),
+    ],
+)
+def test_region_comes_from_the_queue_url(url, region, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    client = source.make_client(source.parse_args({"queue_url": url}))
+    assert client.meta.region_name == region
+    assert client.meta.config.read_timeout == 30  # outlasts the 20 s long poll
+
+
+def test_no_region_anywhere_is_a_clear_error(monkeypatch, tmp_path):
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(ValueError, match="region is not set and the queue_url does not name one"):
+        source.make_client(source.parse_args({"queue_url": "http://127.0.0.1:5000/123456789012/q"}))
+
+
+# --- the SQS loop, on a real botocore client behind a Stubber -------------------------------------
+
+
+class RecordingQueue:
+    """Stands in for ansible-rulebook's queue: records events, optionally fails on put."""
+
+    def __init__(self, fail=False):
+        self.events = []
+        self.fail = fail
+
+    async def put(self, event):
+        """Record the event, or fail like a queue that is gone."""
+        if self.fail:
+            raise RuntimeError("queue closed")
+        self.events.append(event)
+
+
+@pytest.fixture
+def sqs():
+    """Return a real SQS client and its Stubber, activated."""
+    client = botocore.session.get_session().create_client(
+        "sqs", region_name="us-east-1", aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="secret"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def message(message_id, body):
+    """Return an SQS message as ReceiveMessage returns it."""
+    return {"MessageId": message_id, "ReceiptHandle": f"handle-{message_id}", "Body": body, "MD5OfBody": "0" * 32}
+
+
+RECEIVE = {"QueueUrl": QUEUE_URL, "WaitTimeSeconds": 20, "MaxNumberOfMessages": 10}
+
+
+def test_main_deletes_only_what_it_handled_and_retries_with_growing_delays(sqs, monkeypatch):
+    client, stubber = sqs
+    health = json.dumps(sample("health_organization_view_several_keys"))
+    unrelated = json.dumps({"source": "aws.ec2", "detail": {"state": "running"}})
+    stubber.add_response(
+        "get_queue_attributes",
+        {"Attributes": {"VisibilityTimeout": "30", "RedrivePolicy": "{}"}},
+        {"QueueUrl": QUEUE_URL, "AttributeNames": ["RedrivePolicy", "VisibilityTimeout"]},
+    )
+    stubber.add_client_error("receive_message", "ServiceUnavailable", http_status_code=503, expected_params=RECEIVE)
+    stubber.add_client_error("receive_message", "ServiceUnavailable", http_status_code=503, expected_params=RECEIVE)
+    messages = [message("m1", health), message("m2", "not json {"), message("m3", unrelated)]
+    stubber.add_response("receive_message", {"Messages": messages}, RECEIVE)
+    # Only the messages that reached the queue are deleted; the one that is not JSON stays for the redrive policy.
+    entries = [{"Id": "0", "ReceiptHandle": "handle-m1"}, {"Id": "1", "ReceiptHandle": "handle-m3"}]
+    stubber.add_response(
+        "delete_message_batch",
+        {"Successful": [{"Id": "0"}, {"Id": "1"}], "Failed": []},
+        {"QueueUrl": QUEUE_URL, "Entries": entries},
+    )
+    stubber.add_client_error("receive_message", "RequestTimeout", http_status_code=500, expected_params=RECEIVE)
+    delays = []
+
+    class Stop(Exception):
+        """Ends the endless loop once it has shown what the test needs."""
+
+    async def sleep(seconds):
+        """Record the delay instead of waiting; stop at the third."""
+        delays.append(seconds)
+        if len(delays) == 3:
+            raise Stop
+
+    monkeypatch.setattr(source, "make_client", lambda settings: client)
+    monkeypatch.setattr(source.asyncio, "sleep", sleep)
+    queue = RecordingQueue()
+    with pytest.raises(Stop):
+        asyncio.run(source.main(queue, {"queue_url": QUEUE_URL}))
+    assert delays == [1.0, 2.0, 1.0]  # growing while SQS fails, back to the start after a call that worked
+    assert [e.get("keyguard", {}).get("access_key_id") for e in queue.events] == [
+        "AKIAI44QH8DHBEXAMPLE",
+        "AKIAJ5XK3EXAMPLE2222",
+        None,
+    ]
+    assert queue.events[2] == {"raw": json.loads(unrelated)}
+
+
+def test_a_message_whose_events_did_not_reach_the_queue_is_not_deleted(sqs):
+    client, stubber = sqs  # no delete_message_batch response: any delete call fails the test
+    health = json.dumps(sample("health_credentials_exposed"))
+    with pytest.raises(RuntimeError, match="queue closed"):
+        asyncio.run(source.handle(RecordingQueue(fail=True), [message("m1", health)]))
+
+
+def test_a_failed_delete_is_logged_and_not_fatal(sqs, caplog):
+    client, stubber = sqs
+    stubber.add_response(
+        "delete_message_batch",
+        {"Successful": [], "Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError"}]},
+        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "ReceiptHandle": "handle-m1"}]},
+    )
+    settings = source.parse_args({"queue_url": QUEUE_URL})
+    asyncio.run(source.delete(client, settings, [message("m1", "{}")]))
+    assert "Could not delete handled message m1" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        ("AWS.SimpleQueueService.NonExistentQueue", "there is no such queue; check queue_url and region"),
+        ("AccessDenied", "grant sqs:GetQueueAttributes, sqs:ReceiveMessage and sqs:DeleteMessage on the queue"),
+        ("InvalidClientTokenId", "AWS does not know these credentials"),
+    ],
+)
+def test_a_wrong_queue_or_key_stops_the_source_at_start_with_the_reason(sqs, code, fix):
+    client, stubber = sqs
+    stubber.add_client_error("get_queue_attributes", code, "the service's words", http_status_code=400)
+    settings = source.parse_args({"queue_url": QUEUE_URL})
+    with pytest.raises(ValueError) as caught:
+        asyncio.run(source.check_queue(client, settings, source.Backoff()))
+    assert str(caught.value) == (
+        f"keyguard.aws.exposed_key_events: cannot read queue {QUEUE_URL}: {code}: the service's words; {fix}."
+    )
+
+
+def test_a_queue_without_a_redrive_policy_is_warned_about(sqs, caplog):
+    client, stubber = sqs
+    stubber.add_response("get_queue_attributes", {"Attributes": {"VisibilityTimeout": "30"}})
+    settings = source.parse_args({"queue_url": QUEUE_URL})
+    asyncio.run(source.check_queue(client, settings, source.Backoff()))
+    assert "has no redrive policy" in caplog.text
+
+
+def test_backoff_grows_to_thirty_seconds_and_resets():
+    backoff = source.Backoff()
+    assert [backoff.next_delay() for _attempt in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    backoff.reset()
+    assert backoff.next_delay() == 1
+
+
+def test_cancelling_a_call_in_progress_does_not_wait_for_it():
+    release = threading.Event()
+
+    async def cancel_a_long_poll():
+        """Start a call that blocks like a long poll, cancel it, and time how long cancelling took."""
+        task = asyncio.ensure_future(source.in_daemon_thread(release.wait, timeout=30))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    try:
+        assert asyncio.run(cancel_a_long_poll()) < 5  # the call itself would block for 30 s
+    finally:
+        release.set()
+
+
+def test_a_call_in_a_daemon_thread_returns_its_result_or_raises_its_error():
+    def lookup(key):
+        """Fail the way a botocore call fails: with an exception."""
+        raise KeyError(key)
+
+    async def both():
+        """Return a result from one call and the error of another."""
+        result = await source.in_daemon_thread(dict, a=1)
+        with pytest.raises(KeyError, match="missing"):
+            await source.in_daemon_thread(lookup, key="missing")
+        return result
+
+    assert asyncio.run(both()) == {"a": 1}
+
+
+def test_documented_options_are_exactly_the_accepted_arguments():
+    import yaml
+
+    options = yaml.safe_load(source.DOCUMENTATION)["options"]
+    assert set(options) == set(source.STRING_ARGS) | set(source.INT_ARGS)
+    for name, (default, _lowest, _highest) in source.INT_ARGS.items():
+        assert options[name]["default"] == default
+    assert [name for name, spec in options.items() if spec.get("required")] == ["queue_url"]
+    assert yaml.safe_load(source.EXAMPLES)[0]["sources"][0]["keyguard.aws.exposed_key_events"]["queue_url"]

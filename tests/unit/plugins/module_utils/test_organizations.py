@@ -1,0 +1,212 @@
+"""Unit tests of the accounts listing: paged calls behind a Stubber, the filters, host vars and option checks."""
+
+from __future__ import annotations
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.keyguard.aws.plugins.module_utils import _organizations
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
+
+
+def account(account_id, name, status="ACTIVE", partition="aws"):
+    """Return an account as Organizations lists it."""
+    return {
+        "Id": account_id,
+        "Arn": f"arn:{partition}:organizations::999999999999:account/o-exampleorg/{account_id}",
+        "Email": f"{name}@example.com",
+        "Name": name,
+        "Status": status,
+        "JoinedMethod": "CREATED",
+    }
+
+
+@pytest.fixture
+def organizations():
+    """Yield (client, stubber) for a real Organizations client; every queued response must be used."""
+    client = botocore.session.get_session().create_client(
+        "organizations", region_name="us-east-1", aws_access_key_id="AKIAEXAMPLE000000000", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_list_accounts_follows_every_page(organizations):
+    client, stubber = organizations
+    stubber.add_response("list_accounts", {"Accounts": [account("111111111111", "a")], "NextToken": "t1"}, {})
+    stubber.add_response("list_accounts", {"Accounts": [account("222222222222", "b")]}, {"NextToken": "t1"})
+
+    accounts = _organizations.list_accounts(client)
+
+    assert [(a["Id"], a["OuPath"], a["OuId"]) for a in accounts] == [
+        ("111111111111", None, None),
+        ("222222222222", None, None),
+    ]
+
+
+def test_walk_units_lists_each_ou_once_with_its_path(organizations):
+    client, stubber = organizations
+    top, child = "ou-ab12-11111111", "ou-ab12-22222222"
+    stubber.add_response(
+        "list_accounts_for_parent", {"Accounts": [account("111111111111", "a")], "NextToken": "p2"}, {"ParentId": top}
+    )
+    stubber.add_response(
+        "list_accounts_for_parent", {"Accounts": [account("222222222222", "b")]}, {"ParentId": top, "NextToken": "p2"}
+    )
+    stubber.add_response(
+        "list_organizational_units_for_parent",
+        {"OrganizationalUnits": [{"Id": child, "Name": "Prod"}]},
+        {"ParentId": top},
+    )
+    stubber.add_response("list_accounts_for_parent", {"Accounts": [account("333333333333", "c")]}, {"ParentId": child})
+    stubber.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": child})
+    stubber.add_response(
+        "describe_organizational_unit",
+        {"OrganizationalUnit": {"Id": top, "Name": "Workloads"}},
+        {"OrganizationalUnitId": top},
+    )
+
+    accounts = _organizations.walk_units(client, [top])
+
+    assert [(a["Id"], a["OuPath"], a["OuIds"], a["OuId"]) for a in accounts] == [
+        ("111111111111", ["Workloads"], [top], top),
+        ("222222222222", ["Workloads"], [top], top),
+        ("333333333333", ["Workloads", "Prod"], [top, child], child),
+    ]
+
+
+@pytest.mark.parametrize("given", [["ou-ab12-22222222", "r-ab12"], ["r-ab12", "ou-ab12-22222222", "r-ab12"]])
+def test_walk_units_lists_each_ou_once_and_paths_start_at_the_outermost_given(organizations, given):
+    client, stubber = organizations
+    root, top, child = "r-ab12", "ou-ab12-11111111", "ou-ab12-22222222"
+    tree = {root: ([], [(top, "Workloads")]), top: (["222222222222"], [(child, "Prod")]), child: (["333333333333"], [])}
+    # Whatever the order given, each unit is listed once: a given OU under another given one is not walked again.
+    order = [child, root, top] if given[0] == child else [root, child, top]
+    for unit_id in order:
+        members, children = tree[unit_id]
+        stubber.add_response(
+            "list_accounts_for_parent", {"Accounts": [account(i, i[:1]) for i in members]}, {"ParentId": unit_id}
+        )
+        stubber.add_response(
+            "list_organizational_units_for_parent",
+            {"OrganizationalUnits": [{"Id": i, "Name": n} for i, n in children]},
+            {"ParentId": unit_id},
+        )
+
+    accounts = _organizations.walk_units(client, given)  # no DescribeOrganizationalUnit: Prod was named by its parent
+
+    paths = {a["Id"]: (a["OuPath"], a["OuIds"], a["OuId"]) for a in accounts}
+    assert paths == {
+        "222222222222": (["Root", "Workloads"], [root, top], top),
+        "333333333333": (["Root", "Workloads", "Prod"], [root, top, child], child),
+    }
+
+
+def test_walk_units_names_a_root_without_a_call(organizations):
+    client, stubber = organizations
+    stubber.add_response(
+        "list_accounts_for_parent", {"Accounts": [account("111111111111", "a")]}, {"ParentId": "r-ab12"}
+    )
+    stubber.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": "r-ab12"})
+
+    assert [a["OuPath"] for a in _organizations.walk_units(client, ["r-ab12"])] == [["Root"]]
+
+
+@pytest.mark.parametrize(
+    "code, fragment",
+    [
+        (
+            "AccessDeniedException",
+            "Access denied: these credentials may not call organizations:ListAccounts; use the management account",
+        ),
+        (
+            "AWSOrganizationsNotInUseException",
+            "organizations:ListAccounts: the account of these credentials is not in an AWS Organization",
+        ),
+        ("TooManyRequestsException", "organizations:ListAccounts failed (TooManyRequestsException): slow down"),
+    ],
+)
+def test_listing_errors_are_one_line_with_the_action(organizations, code, fragment):
+    client, stubber = organizations
+    stubber.add_client_error("list_accounts", code, "slow down")
+
+    with pytest.raises(KeyguardError) as err:
+        _organizations.list_accounts(client)
+
+    assert str(err.value).startswith(fragment)
+    assert err.value.code == code and "\n" not in str(err.value)
+
+
+def test_select_accounts_filters_by_status_id_and_name():
+    accounts = [
+        account("111111111111", "prod-a"),
+        account("222222222222", "prod-b"),
+        account("333333333333", "dev"),
+        account("444444444444", "prod-closed", status="SUSPENDED"),
+    ]
+    pick = _organizations.select_accounts
+
+    assert [a["Id"] for a in pick(accounts, {})] == ["111111111111", "222222222222", "333333333333"]
+    assert [a["Id"] for a in pick(accounts, {"account_name_pattern": "^prod-"})] == ["111111111111", "222222222222"]
+    assert [
+        a["Id"]
+        for a in pick(
+            accounts, {"exclude_accounts": ["222222222222"], "include_accounts": ["222222222222", "333333333333"]}
+        )
+    ] == ["333333333333"]
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": ["SUSPENDED"]})] == ["444444444444"]
+
+
+def test_host_vars_build_the_role_in_the_accounts_partition():
+    listed = dict(
+        account("111111111111", "cn-prod", partition="aws-cn"), OuPath=["Root", "Prod"], OuId="ou-ab12-11111111"
+    )
+
+    hostvars = _organizations.host_vars(listed, "arn:{partition}:iam::{account_id}:role/Audit-{account_name}")
+
+    assert hostvars == {
+        "account_id": "111111111111",
+        "account_name": "cn-prod",
+        "account_email": "cn-prod@example.com",
+        "account_status": "ACTIVE",
+        "account_arn": listed["Arn"],
+        "account_ou_id": "ou-ab12-11111111",
+        "account_ou_path": "Root/Prod",
+        "account_role_arn": "arn:aws-cn:iam::111111111111:role/Audit-cn-prod",
+    }
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"organizational_units": ["ou-1"]}, "organizational_units: 'ou-1' is not a root ID"),
+        ({"include_accounts": [111111111111]}, "include_accounts: 111111111111 is not an AWS account ID"),
+        ({"exclude_accounts": ["1111"]}, "exclude_accounts: '1111' is not an AWS account ID"),
+        (
+            {"account_statuses": ["CLOSED"]},
+            "account_statuses: 'CLOSED' is not one of ACTIVE, SUSPENDED, PENDING_CLOSURE",
+        ),
+        ({"account_name_pattern": "[a-"}, "account_name_pattern is not a valid regular expression"),
+        ({"role_arn_template": "arn:aws:iam::{account_id}:role/{region}"}, "role_arn_template uses {region}"),
+        ({"role_arn_template": "arn:aws:iam::{account_id:role/X"}, "role_arn_template cannot be formatted"),
+        ({"role_arn_template": "arn:aws:iam::{account_id}:role/"}, "role_arn_template must give an IAM role ARN"),
+        (
+            {"role_arn_template": "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"},
+            "role_arn_template must have {account_id} as the ARN's account",
+        ),
+        (
+            {"role_arn_template": "arn:aws:iam::210987654321:role/Audit-{account_id}"},
+            "role_arn_template must have {account_id} as the ARN's account",
+        ),
+    ],
+)
+def test_bad_inventory_options_name_the_option(options, fragment):
+    with pytest.raises(KeyguardError) as err:
+        _organizations.validate_options(options)
+    assert str(err.value).startswith(fragment)
+
+
+def test_default_options_are_valid():
+    _organizations.validate_options({"role_arn_template": _organizations.DEFAULT_ROLE_ARN_TEMPLATE})
