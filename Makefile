@@ -14,7 +14,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-org demo-server bench bench-org test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
 .PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
@@ -114,10 +114,16 @@ ansible-lint: setup
 bench: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/run.py
 	$(VENV_BENCH)/bin/python benchmarks/org.py
+	$(VENV_BENCH)/bin/python benchmarks/account_scale.py $(BENCH_SCALE_ARGS)
 
 # The organization sweep: 20 accounts x 50 users behind 50 ms of latency, forks 1 vs 10; writes benchmarks/results/org.json.
 bench-org: $(VENV_BENCH)/.installed $(LINK)
 	$(VENV_BENCH)/bin/python benchmarks/org.py
+
+# Sweeps of 1,000 and 5,000 users behind a 50 ms latency proxy (~52 min; BENCH_SCALE_ARGS=--quick skips the
+# one-call-at-a-time runs at 5,000 users, about 25 min of it).
+bench-scale: $(VENV_BENCH)/.installed $(LINK)
+	$(VENV_BENCH)/bin/python benchmarks/account_scale.py $(BENCH_SCALE_ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -73,7 +73,7 @@ marks.append(("import keyguard module_utils (botocore.session, config, exception
 params = dict(access_key=sys.argv[2], secret_key=sys.argv[3], endpoint_url=sys.argv[1])
 _aws.validate_connection(params)
 marks.append(("validate options", time.perf_counter()))
-client, credentials = _aws.connect(params)
+client = _aws.connect(params).client
 marks.append(("session, credentials and IAM client", time.perf_counter()))
 _access_keys.list_access_keys(client, "bench0")
 marks.append(("first ListAccessKeys (connection set-up included)", time.perf_counter()))

@@ -11,13 +11,16 @@ run in parallel, and it counts requests by (service, Action).
     proxy.close()
 
 A hook, if set, is called with (service, action, params, n) before each request is forwarded, n counting from 1
-across all requests since the last reset(); tests use it to change the server's state mid-run.
+across all requests since the last reset(); tests use it to change the server's state mid-run. If it returns
+(status, body), the proxy answers with that instead of forwarding (after the same latency): a throttle, say.
+counts() counts every request the proxy received, answered by the hook or forwarded.
 """
 
 from __future__ import annotations
 
 import http.client
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -27,6 +30,15 @@ from urllib.parse import parse_qs, urlsplit
 # SigV4: "Credential=AKID/20260101/us-east-1/iam/aws4_request"
 _SCOPE_SERVICE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
+
+
+class _Upstream(http.client.HTTPConnection):
+    """A connection to the target that sends each segment at once (no Nagle delay), however often it reconnects."""
+
+    def connect(self):
+        """Connect, then turn Nagle's algorithm off."""
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class LatencyProxy:
@@ -85,7 +97,7 @@ class LatencyProxy:
         """Return this thread's keep-alive connection to the target."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=60)
+            connection = _Upstream(self.target.hostname, self.target.port, timeout=60)
             self._local.connection = connection
         return connection
 
@@ -111,6 +123,11 @@ class LatencyProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep the client's connection alive too, as AWS does
 
+            def setup(self):
+                super().setup()
+                # Without it, headers and body in two segments meet the client's delayed ACK: 40 ms a request.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def _relay(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 match = _SCOPE_SERVICE.search(self.headers.get("Authorization", ""))
@@ -119,19 +136,23 @@ class LatencyProxy:
                 params = {k: v[0] for k, v in parse_qs(query).items()}
                 action = params.get("Action", "")
                 number = proxy._record(service, action)
-                if proxy.hook is not None:
-                    proxy.hook(service, action, params, number)
+                answer = proxy.hook(service, action, params, number) if proxy.hook is not None else None
                 time.sleep(proxy.latency)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                try:
-                    status, reply_headers, payload = proxy._forward(self.command, self.path, body, headers)
-                except (http.client.HTTPException, OSError) as exc:
-                    payload = f"upstream failed: {exc}".encode()
-                    status, reply_headers = 502, [("Content-Type", "text/plain")]
+                if answer is not None:
+                    status, payload = answer
+                    reply_headers = [("Content-Type", "text/xml")]
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                    try:
+                        status, reply_headers, payload = proxy._forward(self.command, self.path, body, headers)
+                    except (http.client.HTTPException, OSError) as exc:
+                        payload = f"upstream failed: {exc}".encode()
+                        status, reply_headers = 502, [("Content-Type", "text/plain")]
                 self.send_response(status)
                 for name, value in reply_headers:
                     if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
                         self.send_header(name, value)
+                payload = payload.encode() if isinstance(payload, str) else payload
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

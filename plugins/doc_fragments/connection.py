@@ -77,7 +77,8 @@ options:
         Settings for botocore's C(Config), for example
         V({"retries": {"total_max_attempts": 8}, "read_timeout": 30}).
       - The module defaults to botocore's V(standard) retry mode with 5 attempts in all, C(connect_timeout=5)
-        and C(read_timeout=10) seconds. E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too;
+        and C(read_timeout=10) seconds. A task that makes calls concurrently (C(concurrency) above 1) uses
+        botocore's V(adaptive) mode instead, which slows every thread down once IAM throttles. E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too;
         O(aws_config) wins over both.
       - Each key is checked before any call, and a wrong type or value fails naming it, for example
         C(aws_config.read_timeout) (a number of seconds above 0, at most V(86400)) or C(aws_config.proxies).

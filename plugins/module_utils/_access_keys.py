@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError, call
@@ -39,15 +41,60 @@ def get_access_key_last_used(client, access_key_id):
     return call(client, "GetAccessKeyLastUsed", AccessKeyId=access_key_id)
 
 
-def list_users(client):
-    """Return the name of every IAM user in the account, one ListUsers call per page."""
-    names, params = [], {}
+def list_users(client, path_prefix=None):
+    """Return the name of every IAM user in the account (or under path_prefix), one ListUsers call per page."""
+    # 1000 is the largest page IAM serves: ten times fewer calls than its default of 100.
+    params = {"MaxItems": 1000, **({"PathPrefix": path_prefix} if path_prefix else {})}
+    names = []
     while True:
         page = call(client, "ListUsers", **params)
         names += [user["UserName"] for user in page.get("Users", [])]
         if not page.get("IsTruncated"):
             return names
-        params = {"Marker": page["Marker"]}
+        params = dict(params, Marker=page["Marker"])
+
+
+def generate_credential_report(client):
+    """Ask IAM to build the credential report; return its state: STARTED, INPROGRESS or COMPLETE."""
+    return call(client, "GenerateCredentialReport").get("State")
+
+
+def get_credential_report(client):
+    """Return (the report's CSV content, when IAM generated it)."""
+    response = call(client, "GetCredentialReport")
+    return response["Content"], response.get("GeneratedTime")
+
+
+# IAM serves a report up to 4 hours old at once; a new one takes seconds, longer in a large account.
+REPORT_WAIT_SECONDS = 120
+REPORT_FIRST_DELAY = 0.5
+REPORT_MAX_DELAY = 8
+REPORT_NOT_READY_CODES = ("ReportInProgress", "ReportNotPresent", "ReportExpired")
+
+
+def read_credential_report(client, wait=REPORT_WAIT_SECONDS, sleep=time.sleep, clock=time.monotonic):
+    """Return (content, generated time) of a current credential report, generating one and waiting if needed.
+
+    Polls with doubling delays (0.5 s, then up to 8 s) while IAM says STARTED or INPROGRESS, for at most `wait`
+    seconds; raises KeyguardError with code ReportTimeout after that.
+    """
+    deadline = clock() + wait
+    delay = REPORT_FIRST_DELAY
+    while True:
+        if generate_credential_report(client) == "COMPLETE":
+            try:
+                return get_credential_report(client)
+            except KeyguardError as err:
+                # COMPLETE, then ReportInProgress or ReportNotPresent: IAM is eventually consistent here too.
+                if err.code not in REPORT_NOT_READY_CODES:
+                    raise
+        if clock() + delay > deadline:
+            raise KeyguardError(
+                f"The IAM credential report was not ready after {wait} seconds; try again later, or use source: api.",
+                "ReportTimeout",
+            )
+        sleep(delay)
+        delay = min(delay * 2, REPORT_MAX_DELAY)
 
 
 def normalise_key(metadata):
@@ -127,6 +174,8 @@ class KeyLocator:
     def __init__(self, client):
         self.client = client
         self._listings = {}  # user name (None: the calling identity) -> its keys, or the error listing them gave
+        self._lock = threading.Lock()
+        self._user_locks = {}  # one lock per user, so workers handling two keys of one user list them once
 
     def locate(self, access_key_id, user_name=None):
         """Return (key, update_user_name): the key as it is now, and the UserName its update must carry.
@@ -153,14 +202,17 @@ class KeyLocator:
 
     def _keys_of(self, user_name):
         """Return the keys of user_name (None: the calling identity) from this task's one listing of them."""
-        if user_name not in self._listings:
-            try:
-                self._listings[user_name] = (
-                    _own_keys(self.client) if user_name is None else _list_user_keys(self.client, user_name)
-                )
-            except KeyguardError as err:
-                self._listings[user_name] = err
-        listing = self._listings[user_name]
+        with self._lock:
+            user_lock = self._user_locks.setdefault(user_name, threading.Lock())
+        with user_lock:
+            if user_name not in self._listings:
+                try:
+                    self._listings[user_name] = (
+                        _own_keys(self.client) if user_name is None else _list_user_keys(self.client, user_name)
+                    )
+                except KeyguardError as err:
+                    self._listings[user_name] = err
+            listing = self._listings[user_name]
         if isinstance(listing, KeyguardError):
             raise listing
         return listing

@@ -89,6 +89,10 @@ CREDENTIAL_CODES = {
     "AuthFailure",
 }
 REDACTED = "********"
+# Failures of the endpoint or the credentials, not of one user or key: every further call would fail the same way.
+ENDPOINT_FAILURE_CODES = frozenset(
+    {"EndpointUnreachable", "ReadTimeout", "NoCredentials"} | THROTTLING_CODES | UNAVAILABLE_CODES | CREDENTIAL_CODES
+)
 RETRY_MODES = ("standard", "adaptive", "legacy")
 MAX_SECONDS = 86400  # a timeout beyond a day is a typo, and far beyond it overflows the socket layer
 
@@ -419,13 +423,13 @@ def _verify(params):
     return params.get("aws_ca_bundle") or None
 
 
-def _retries(session):
-    """Return botocore's standard retry settings, leaving out what AWS_RETRY_MODE/AWS_MAX_ATTEMPTS already set."""
+def _retries(session, mode="standard"):
+    """Return botocore's retry settings in `mode`, leaving out what AWS_RETRY_MODE/AWS_MAX_ATTEMPTS already set."""
     # Read the user's own settings directly: botocore's built-in default mode differs between versions.
     profile = session.get_scoped_config()
     retries = {}
     if not (os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode")):
-        retries["mode"] = "standard"
+        retries["mode"] = mode
     if not (os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts")):
         retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS
     return retries
@@ -434,7 +438,8 @@ def _retries(session):
 def connect(params, service="iam", max_pool_connections=None):
     """Return a Connection with a botocore client of `service` for the task's connection options; raise KeyguardError.
 
-    max_pool_connections sizes the client's HTTP pool for a task that shares the client between threads.
+    max_pool_connections sizes the client's HTTP pool for a task that shares the client between threads; such a
+    client retries in botocore's adaptive mode (see retry_mode).
     With assume_role_arn, the session's own (base) credentials make one sts:AssumeRole first, and the client signs
     with the role's temporary credentials.
     """
@@ -450,7 +455,9 @@ def connect(params, service="iam", max_pool_connections=None):
         # IAM is global: AWS needs no region, but a custom endpoint (AWS_ENDPOINT_URL_IAM, moto)
         # still has to be signed for one, and us-east-1 is where IAM's global endpoint signs.
         region = params.get("region") or session.get_config_variable("region") or default_region(params)
-        config = Config(retries=_retries(session)).merge(client_config(params.get("aws_config")))
+        config = Config(retries=_retries(session, retry_mode(max_pool_connections))).merge(
+            client_config(params.get("aws_config"))
+        )
         base = credentials
         if params.get("assume_role_arn"):
             credentials = assume_role(session, params, region, config)
@@ -604,6 +611,16 @@ def _profile_root_key_ids(session):
     return []
 
 
+def retry_mode(max_pool_connections):
+    """Return botocore's retry mode for a client shared by this many threads: adaptive when more than one.
+
+    Measured (benchmarks/account_scale.py): under a throttle, 8 workers in standard mode each retry on their own,
+    keep hitting the limit, and can run out of attempts; adaptive mode's client-wide rate limiter slows them all
+    down after the first throttle, so far fewer calls are refused. Its limiter only engages once a throttle is seen.
+    """
+    return "adaptive" if (max_pool_connections or 1) > 1 else "standard"
+
+
 def call(client, operation, **params):
     """Call one IAM operation (API name, e.g. ListAccessKeys) and return its response; raise KeyguardError."""
     endpoint = safe_url(client.meta.endpoint_url)
@@ -701,6 +718,11 @@ def describe_error(exc, operation=None, service="IAM", endpoint=None):
             "EndpointUnreachable",
         )
     return KeyguardError(f"{action}: {_one_line(exc)}", type(exc).__name__)
+
+
+def is_endpoint_failure(err):
+    """Return whether a KeyguardError means the endpoint or the credentials failed, so no further call can succeed."""
+    return err.code in ENDPOINT_FAILURE_CODES
 
 
 def redact(text, secrets):

@@ -15,9 +15,19 @@ description:
     1.12) or older than 90 days (CIS 1.14, AWS Config C(access-keys-rotated)).
   - The result can be passed as it is to the O(keyguard.aws.iam_access_key_status#module:access_keys) option of
     M(keyguard.aws.iam_access_key_status).
-  - "API calls: one C(ListAccessKeys) per user (plus C(ListUsers) pages with O(all_users)), and one
-    C(GetAccessKeyLastUsed) per key that is still selected after the O(status) and O(older_than_days) filters,
-    when O(include_last_used) or O(unused_for_days) needs it."
+  - "API calls for one user or the caller: one C(ListAccessKeys), and one C(GetAccessKeyLastUsed) per key that is
+    still selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or
+    O(unused_for_days) needs it."
+  - "With O(all_users), the module reads the IAM credential report by default (O(source=auto)): one CSV that holds
+    every user's key slots with their status, creation and last use. It applies the filters to the report, then
+    calls C(ListAccessKeys) only for the users with a key left. It calls C(GetAccessKeyLastUsed) only for a key the
+    report cannot place (created after the report, or in the same second as its user's other key).
+    The fresh listing has the last word on each key's status. With O(source=api), or when the report cannot be
+    had, it pages C(ListUsers) (1000 users a page), lists every user's keys, and looks up last use per key."
+  - "Per-user and per-key calls run on up to O(concurrency) threads that share one client; the result is the
+    same, in the same order, whatever the concurrency."
+  - "A user or key deleted while the sweep runs is left out and listed in RV(skipped) with the reason; it never
+    fails the task."
 author:
   - Keyguard maintainers (!UNKNOWN)
 options:
@@ -28,9 +38,35 @@ options:
     aliases: [username]
   all_users:
     description:
-      - List the keys of every IAM user in the account.
+      - List the keys of every IAM user in the account (or under O(path_prefix)).
     type: bool
     default: false
+  path_prefix:
+    description:
+      - With O(all_users), only users whose path starts with this, for example V(/service/). C(ListUsers) gets it
+        as C(PathPrefix); on the credential report it filters the users' ARNs.
+      - A path starts and ends with V(/) and holds printable ASCII, at most 512 characters.
+      - Useful when the caller's permissions end at C(user/service/*).
+    type: str
+  source:
+    description:
+      - Where O(all_users) reads the keys from.
+      - V(credential_report) reads the IAM credential report (see the notes for how fresh it is) and fails if it
+        cannot be had.
+      - V(api) lists every user and key through the API.
+      - V(auto) reads the report, and falls back to the API, with one warning naming the reason (a missing
+        permission, a report that is not ready in time), when the report cannot be had.
+      - Only with O(all_users).
+    type: str
+    choices: [auto, credential_report, api]
+    default: auto
+  concurrency:
+    description:
+      - How many per-user and per-key IAM calls may run at once, from 1 to 32.
+      - IAM throttles calls per account; throttled calls are retried by botocore (see O(aws_config)). If other
+        jobs share the account, or the task reports throttling, lower it; V(1) makes one call at a time.
+    type: int
+    default: 8
   status:
     description:
       - Only keys with this status.
@@ -65,8 +101,17 @@ attributes:
     support: full
     description: Never changes anything.
 notes:
-  - "Permissions: C(iam:ListAccessKeys); C(iam:ListUsers) with O(all_users); C(iam:GetAccessKeyLastUsed) for last use."
+  - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) for
+    O(all_users) with the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for O(all_users) with the
+    API, and C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
   - IAM records a key's last use with a delay of up to a few hours, and only from April 22, 2015 onwards.
+  - IAM builds a new credential report at most every 4 hours and serves the last one until then, so its status
+    and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). The module
+    re-reads the status of every key it reports; a key created after the report is not in it, and a key whose
+    status changed since then is selected by its status in the report.
+  - C(ListUsers) never returns the account's root user, so the root user's keys, which CIS says must not exist,
+    are reported only from the credential report, in RV(root_access_keys). IAM does not tell their IDs, so they
+    cannot be passed to M(keyguard.aws.iam_access_key_status); delete them as the root user.
 """
 
 EXAMPLES = r"""
@@ -83,6 +128,20 @@ EXAMPLES = r"""
     older_than_days: 90
     include_last_used: false
   register: old
+
+- name: Sweep only the service users, one call at a time (a shared account that is often throttled)
+  keyguard.aws.iam_access_key_info:
+    all_users: true
+    path_prefix: /service/
+    concurrency: 1
+  register: service_keys
+
+- name: Fail if the root user has any access key (CIS AWS Foundations 1.4); only the report can tell
+  ansible.builtin.assert:
+    that:
+      - stale.source == 'credential_report'
+      - stale.root_access_keys | length == 0
+    fail_msg: The root user has access keys (or the credential report could not be read); see root_access_keys.
 
 - name: Show one user's keys
   keyguard.aws.iam_access_key_info:
@@ -134,6 +193,68 @@ access_keys:
       description: Whole days since the key was last used, or since it was created if never used; null if not asked for.
       type: int
       sample: 57
+skipped:
+  description:
+    - Users and keys deleted while the sweep ran, each with the reason. Such churn never fails the task.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    user_name:
+      description: The user.
+      type: str
+      sample: departed-contractor
+    access_key_id:
+      description: The key, or null when the whole user was gone.
+      type: str
+      sample: AKIAIOSFODNN7EXAMPLE
+    reason:
+      description: Why it was left out.
+      type: str
+      sample: "the user was deleted while the sweep ran (IAM user 'departed-contractor' does not exist.)"
+source:
+  description: Where the keys were read from, V(credential_report) or V(api).
+  returned: always
+  type: str
+  sample: credential_report
+credential_report_generated:
+  description: When IAM generated the credential report that was read, ISO 8601 in UTC.
+  returned: when RV(source) is V(credential_report)
+  type: str
+  sample: "2026-11-28T09:00:00+00:00"
+root_access_keys:
+  description:
+    - The account root user's access keys, from the credential report, whatever the filters. IAM does not tell
+      their IDs. An empty list means the root user has none, as CIS asks.
+    - Null when O(path_prefix) narrows the sweep, since the root user lies under no path.
+  returned: when RV(source) is V(credential_report)
+  type: list
+  elements: dict
+  contains:
+    slot:
+      description: The report's slot, V(1) or V(2).
+      type: int
+      sample: 1
+    status:
+      description: V(Active) or V(Inactive).
+      type: str
+      sample: Active
+    create_date:
+      description: When the key was created, ISO 8601 in UTC.
+      type: str
+      sample: "2020-05-05T12:00:00+00:00"
+    last_used_date:
+      description: When the key was last used, or null.
+      type: str
+      sample: "2026-11-20T08:00:00+00:00"
+    last_used_service:
+      description: The service it last called, or null.
+      type: str
+      sample: s3
+    last_used_region:
+      description: The region it last called, or null.
+      type: str
+      sample: us-east-1
 """
 
 from datetime import datetime, timezone
@@ -148,6 +269,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     key_age,
     list_access_keys,
     list_users,
+    read_credential_report,
     select_keys,
     with_last_use,
 )
@@ -160,16 +282,40 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     redact,
     validate_connection,
 )
+from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
+    ROOT_USER,
+    gone_since_report,
+    in_path,
+    match_slots,
+    parse_report,
+    root_key,
+    slot_as_key,
+    with_report_use,
+)
+from ansible_collections.keyguard.aws.plugins.module_utils._pool import (
+    DEFAULT_CONCURRENCY,
+    Stop,
+    run_ordered,
+    validate_concurrency,
+)
 
+SOURCES = ("auto", "credential_report", "api")
 ARGUMENT_SPEC = dict(
     user_name=dict(type="str", aliases=["username"]),
     all_users=dict(type="bool", default=False),
+    path_prefix=dict(type="str"),
     status=dict(type="str", choices=list(STATUSES)),
     older_than_days=dict(type="int"),
     unused_for_days=dict(type="int"),
     include_last_used=dict(type="bool", default=True),
+    source=dict(type="str", choices=list(SOURCES), default="auto"),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     **CONNECTION_ARGS,
 )
+# IAM's own rule for PathPrefix: "/", or printable ASCII between two slashes, at most 512 characters.
+PATH_PREFIX_RULE = "a path that starts and ends with / (for example /service/), printable ASCII, at most 512 characters"
+# The report could not be had, but the API can still answer: auto falls back, with a warning.
+REPORT_UNAVAILABLE_CODES = ("LimitExceeded", "ReportTimeout", "ReportInProgress", "ReportNotPresent", "ReportExpired")
 # IAM started in 2010, so 100 years selects as much as any larger count; much larger ones overflow datetime.
 MAX_DAYS = 36500
 
@@ -181,17 +327,143 @@ def validate(params):
     for name in ("older_than_days", "unused_for_days"):
         if params[name] is not None and not 0 <= params[name] <= MAX_DAYS:
             raise KeyguardError(f"{name} must be from 0 to {MAX_DAYS} days (100 years), not {params[name]}.")
+    prefix = params["path_prefix"]
+    if prefix is not None:
+        if not params["all_users"]:
+            raise KeyguardError("path_prefix works with all_users: true only; set all_users, or drop path_prefix.")
+        if not (valid_path(prefix)):
+            raise KeyguardError(f"path_prefix must be {PATH_PREFIX_RULE}; got {prefix!r}.")
+    if params["source"] == "credential_report" and not params["all_users"]:
+        raise KeyguardError("source: credential_report works with all_users: true only; set all_users, or drop source.")
+    validate_concurrency(params["concurrency"])
     validate_connection(params)
 
 
-def read_keys(client, params):
-    """Return the keys in scope: one user's, every user's, or the calling identity's own."""
+def valid_path(prefix):
+    """Return whether prefix is a path IAM accepts as PathPrefix."""
+    printable = all("\u0021" <= ch <= "\u007f" for ch in prefix)
+    return printable and len(prefix) <= 512 and prefix.startswith("/") and prefix.endswith("/")
+
+
+class Sweep:
+    """What one run found besides the keys: the report it used, and what vanished while it ran."""
+
+    def __init__(self, client, params):
+        self.client = client
+        self.params = params
+        self.stop = Stop()  # one endpoint-level failure ends every later batch of calls
+        self.skipped = []  # users and keys deleted while the sweep ran
+        self.warnings = []
+        self.source = "api"
+        self.report_generated = None
+        self.root_access_keys = None
+
+    def each(self, work, items):
+        """Return work(item) for each item, in order, on the task's workers; None for what vanished meanwhile."""
+        values = []
+        for item, outcome in zip(items, run_ordered(work, items, self.params["concurrency"], self.stop)):
+            error = outcome.error or outcome.not_attempted
+            if error is None:
+                values.append(outcome.value)
+            elif error.code == "NoSuchEntity":
+                self.skipped.append(vanished(item, error))
+                values.append(None)
+            else:
+                raise error
+        return values
+
+    def read_report(self):
+        """Return the report's slots, or None when the API path is to be used (by choice or as a fallback)."""
+        if not self.params["all_users"] or self.params["source"] == "api":
+            return None
+        try:
+            content, generated = read_credential_report(self.client)
+        except KeyguardError as err:
+            if self.params["source"] == "credential_report" or not report_unavailable(err):
+                raise
+            self.warnings.append(f"Listed the keys through the IAM API instead of the credential report: {err}")
+            return None
+        self.source = "credential_report"
+        self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
+        slots = parse_report(content)
+        if (self.params["path_prefix"] or "/") == "/":
+            self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
+        return [slot for slot in slots if in_path(slot, self.params["path_prefix"])]
+
+    def list_keys(self, users):
+        """Return the keys of these users, each listed once; users deleted meanwhile are skipped."""
+        listed = self.each(lambda user_name: list_access_keys(self.client, user_name), users)
+        return [key for keys in listed if keys for key in keys]
+
+    def last_use(self, keys, now, slots=None):
+        """Return the keys with their last use: from the report's slot where it is known for sure, else from IAM."""
+        known = {}
+        if slots is not None:
+            keys_by_user, slots_by_user = {}, {}
+            for key in keys:
+                keys_by_user.setdefault(key["user_name"], []).append(key)
+            for slot in slots:
+                slots_by_user.setdefault(slot.user_name, []).append(slot)
+            for user_name, mine in keys_by_user.items():
+                known.update(match_slots(mine, slots_by_user.get(user_name, [])))
+        ask = [key for key in keys if key["access_key_id"] not in known]
+        answers = dict(zip((key["access_key_id"] for key in ask), self.each(self._last_used, ask)))
+        found = []
+        for key in keys:
+            if key["access_key_id"] in known:
+                found.append(with_report_use(key, known[key["access_key_id"]], now))
+            elif answers[key["access_key_id"]] is not None:
+                found.append(with_last_use(key, answers[key["access_key_id"]], now))
+        return found
+
+    def _last_used(self, key):
+        """Return GetAccessKeyLastUsed's answer for one key."""
+        return get_access_key_last_used(self.client, key["access_key_id"])
+
+
+def vanished(item, error):
+    """Return the skipped entry for a user (a name) or a key (a dict) that IAM no longer knows."""
+    if isinstance(item, dict):
+        return dict(
+            user_name=item["user_name"],
+            access_key_id=item["access_key_id"],
+            reason=f"the key was deleted while the sweep ran ({error})",
+        )
+    return dict(user_name=item, access_key_id=None, reason=f"the user was deleted while the sweep ran ({error})")
+
+
+def report_unavailable(err):
+    """Return whether a credential report failure leaves the API path open (source auto then falls back)."""
+    return err.code is not None and (err.code.startswith("AccessDenied") or err.code in REPORT_UNAVAILABLE_CODES)
+
+
+def read_keys(sweep, params, now):
+    """Return the keys in scope, and the report's slots when the report chose them: None on the API path."""
     if params["all_users"]:
-        return [key for user_name in list_users(client) for key in list_access_keys(client, user_name)]
+        slots = sweep.read_report()
+        if slots is None:
+            return sweep.list_keys(list_users(sweep.client, params["path_prefix"])), None
+        # Only users with a slot that passes the filters are listed; the fresh listing then has the last word.
+        candidates = [slot_as_key(slot) for slot in slots]
+        candidates = select_keys(
+            candidates, now, params["status"], params["older_than_days"], params["unused_for_days"]
+        )
+        keys = sweep.list_keys(sorted({key["user_name"] for key in candidates}))
+        users_gone = {entry["user_name"] for entry in sweep.skipped}
+        for slot in gone_since_report(candidates, keys, users_gone):
+            sweep.skipped.append(
+                dict(
+                    user_name=slot["user_name"],
+                    access_key_id=None,
+                    reason=f"the key created {slot['create_date']} (slot {slot['slot']} of the credential report) "
+                    "was deleted after the report was generated",
+                )
+            )
+        return keys, slots
     if params["user_name"]:
-        return list_access_keys(client, params["user_name"])
+        return list_access_keys(sweep.client, params["user_name"]), None
     try:
-        return list_access_keys(client)
+        return list_access_keys(sweep.client), None
     except KeyguardError as err:
         if err.code in ("ValidationError", "NoSuchEntity"):
             raise KeyguardError(
@@ -202,14 +474,23 @@ def read_keys(client, params):
         raise
 
 
-def find_keys(client, params, now):
-    """Read the keys in scope, look up last use where needed, and return the selected ones, sorted."""
-    keys = [key_age(key, now) for key in read_keys(client, params)]
+def find_keys(sweep, params, now):
+    """Read the keys in scope, add last use where needed, and return the selected ones, sorted."""
+    keys, slots = read_keys(sweep, params, now)
+    keys = [key_age(key, now) for key in keys]
     keys = select_keys(keys, now, status=params["status"], older_than_days=params["older_than_days"])
     if params["include_last_used"] or params["unused_for_days"] is not None:
-        keys = [with_last_use(key, get_access_key_last_used(client, key["access_key_id"]), now) for key in keys]
+        keys = sweep.last_use(keys, now, slots)
         keys = select_keys(keys, now, unused_for_days=params["unused_for_days"])
     return sorted(keys, key=lambda key: (key["user_name"] or "", key["create_date"] or "", key["access_key_id"]))
+
+
+def report(sweep, keys):
+    """Return the module's result: the keys, what was skipped, and where the data came from."""
+    result = dict(changed=False, access_keys=keys, skipped=sweep.skipped, source=sweep.source)
+    if sweep.source == "credential_report":
+        result.update(credential_report_generated=sweep.report_generated, root_access_keys=sweep.root_access_keys)
+    return result
 
 
 def main():
@@ -224,12 +505,15 @@ def main():
         validate(module.params)
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
-        connection = connect(module.params)
+        connection = connect(module.params, max_pool_connections=module.params["concurrency"])
         secrets += connection.secrets
-        keys = find_keys(connection.client, module.params, datetime.now(timezone.utc))
+        sweep = Sweep(connection.client, module.params)
+        keys = find_keys(sweep, module.params, datetime.now(timezone.utc))
     except KeyguardError as err:
         module.fail_json(msg=redact(str(err), secrets))
-    module.exit_json(changed=False, access_keys=keys)
+    for warning in sweep.warnings:
+        module.warn(redact(warning, secrets))
+    module.exit_json(**report(sweep, keys))
 
 
 if __name__ == "__main__":

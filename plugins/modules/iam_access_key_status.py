@@ -21,6 +21,11 @@ description:
     each key that needs a change costs one C(UpdateAccessKey), and only keys without a user name need the owner lookup.
     A key that fails does not stop the others; the task then fails, listing which keys failed and why, and which
     it changed.
+  - With O(access_keys), keys are handled on up to O(concurrency) threads sharing one client, and reported in the
+    order given. After a failure of the endpoint or the credentials (unreachable, timed out, credentials rejected,
+    throttled past the retries), no further key is started, since every call would fail the same way; those keys
+    are reported with RV(access_keys[].attempted=false) and the reason. A key deleted between its read and its
+    write fails alone, saying so.
   - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true). With a
     O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
     static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.
@@ -62,8 +67,17 @@ options:
       - Allow O(status=Inactive) for the access key that signs this module's own requests.
       - Deactivating it locks these credentials out of AWS, so the task could not even undo it; by
         default the module fails before writing anything, in check mode too.
+      - With O(access_keys), the signing key is handled after every other key, so none of them is refused once the
+        change propagates.
     type: bool
     default: false
+  concurrency:
+    description:
+      - With O(access_keys), how many keys may be handled at once, from 1 to 32.
+      - IAM throttles calls per account; throttled calls are retried by botocore (see O(aws_config)). If other
+        jobs share the account, or the task reports throttling, lower it; V(1) handles one key at a time.
+    type: int
+    default: 8
 extends_documentation_fragment:
   - keyguard.aws.connection
 attributes:
@@ -189,6 +203,10 @@ access_keys:
       description: Present and V(true) for a key that could not be read or changed.
       type: bool
       sample: true
+    attempted:
+      description: Present and V(false) for a key never started because an earlier call failed at the endpoint.
+      type: bool
+      sample: false
     msg:
       description: Why this key failed.
       type: str
@@ -226,6 +244,12 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     redact,
     validate_connection,
 )
+from ansible_collections.keyguard.aws.plugins.module_utils._pool import (
+    DEFAULT_CONCURRENCY,
+    Stop,
+    run_ordered,
+    validate_concurrency,
+)
 
 ARGUMENT_SPEC = dict(
     access_key_id=dict(type="str", aliases=["id"], no_log=False),
@@ -233,6 +257,7 @@ ARGUMENT_SPEC = dict(
     access_keys=dict(type="list", elements="dict", no_log=False),
     status=dict(type="str", required=True, choices=list(STATUSES)),
     allow_self_deactivation=dict(type="bool", default=False),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     **CONNECTION_ARGS,
 )
 ACCESS_KEY_ID_RULE = "16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE"
@@ -278,27 +303,68 @@ def refuse_self_deactivation(wanted, params, protected_key_ids):
         )
 
 
-def apply_status(client, wanted, status, check_mode):
-    """Read, compare and, where needed, update each key; return one outcome per key, in order."""
+def processing_order(wanted, params, protected_key_ids):
+    """Return the indexes of `wanted` in two batches: every other key, then the keys these credentials depend on.
+
+    With allow_self_deactivation, deactivating the signing key first would get the keys after it refused once
+    the change propagates, so it goes last.
+    """
+    if params["status"] != "Inactive":
+        return [list(range(len(wanted))), []]
+    last = [index for index, (access_key_id, _user) in enumerate(wanted) if access_key_id in protected_key_ids]
+    return [[index for index in range(len(wanted)) if index not in last], last]
+
+
+def apply_status(client, wanted, params, protected_key_ids, check_mode):
+    """Read, compare and, where needed, update each key; return one outcome per key, in the order of `wanted`."""
     locator = KeyLocator(client)
-    outcomes = []
-    for access_key_id, user_name in wanted:
-        try:
-            before, update_user_name = locator.locate(access_key_id, user_name)
-            changed, after = plan_status(before, status)
-            if changed and not check_mode:
-                update_access_key(client, access_key_id, status, update_user_name)
-        except KeyguardError as err:
-            outcomes.append(dict(access_key_id=access_key_id, user_name=user_name, error=err))
-            continue
-        outcomes.append(dict(access_key_id=access_key_id, before=before, after=after, changed=changed))
+    status = params["status"]
+
+    def ensure(item):
+        """Bring one key to the status; return (before, after, changed)."""
+        before, update_user_name = locator.locate(*item)
+        changed, after = plan_status(before, status)
+        if changed and not check_mode:
+            set_status(client, before, status, update_user_name)
+        return before, after, changed
+
+    stop = Stop()  # after an endpoint-level failure, no further key is started, in either batch
+    outcomes = [None] * len(wanted)
+    for batch in processing_order(wanted, params, protected_key_ids):
+        for index, outcome in zip(batch, run_ordered(ensure, [wanted[i] for i in batch], params["concurrency"], stop)):
+            outcomes[index] = key_outcome(wanted[index], outcome)
     return outcomes
+
+
+def set_status(client, key, status, update_user_name):
+    """Update the key's status, saying plainly when it vanished between its read and this write."""
+    try:
+        update_access_key(client, key["access_key_id"], status, update_user_name)
+    except KeyguardError as err:
+        if err.code != "NoSuchEntity":
+            raise
+        raise KeyguardError(
+            f"Access key {key['access_key_id']} of IAM user {key['user_name']!r} was deleted after it was read "
+            f"and before it could be set {status}; nothing was changed. IAM said: {err}",
+            err.code,
+        ) from None
+
+
+def key_outcome(item, outcome):
+    """Return the dict the reports read for one key, from the pool's Outcome."""
+    access_key_id, user_name = item
+    if outcome.not_attempted is not None:
+        return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.not_attempted, attempted=False)
+    if outcome.error is not None:
+        return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error)
+    before, after, changed = outcome.value
+    return dict(access_key_id=access_key_id, before=before, after=after, changed=changed)
 
 
 def ensure_status(client, wanted, params, protected_key_ids, check_mode):
     """Bring the key, or every key of access_keys, to the status; return (result, diff)."""
     refuse_self_deactivation(wanted, params, protected_key_ids)
-    outcomes = apply_status(client, wanted, params["status"], check_mode)
+    outcomes = apply_status(client, wanted, params, protected_key_ids, check_mode)
     if params.get("access_keys") is None:
         return single_report(outcomes[0])
     return bulk_report(outcomes, check_mode)
@@ -331,16 +397,27 @@ def key_result(outcome):
     """Return what the task reports for one key of access_keys."""
     if "error" in outcome:
         fields = dict(access_key_id=outcome["access_key_id"], user_name=outcome["user_name"])
+        if outcome.get("attempted") is False:
+            reason = f"Not attempted: an earlier call failed in a way every call would ({outcome['error']})"
+            return dict(fields, changed=False, failed=True, attempted=False, msg=reason)
         return dict(fields, changed=False, failed=True, msg=str(outcome["error"]))
     return dict(outcome["after"], previous_status=outcome["before"]["status"], changed=outcome["changed"])
 
 
 def bulk_failure(failed, outcomes, check_mode):
-    """Return one message listing which keys failed and why, and which were changed all the same."""
-    reasons = "; ".join(f"{outcome['access_key_id']}: {outcome['error']}" for outcome in failed)
+    """Return one message listing which keys failed and why, which were not attempted, and which were changed."""
+    tried = [outcome for outcome in failed if outcome.get("attempted") is not False]
+    skipped = [outcome for outcome in failed if outcome.get("attempted") is False]
+    reasons = "; ".join(f"{outcome['access_key_id']}: {outcome['error']}" for outcome in tried)
     changed = ", ".join(outcome["access_key_id"] for outcome in outcomes if outcome.get("changed")) or "none"
     verb = "would change" if check_mode else "changed"
-    return f"{len(failed)} of {len(outcomes)} access keys failed: {reasons} The task {verb} the others as asked: {changed}."
+    message = f"{len(tried)} of {len(outcomes)} access keys failed: {reasons}"
+    if skipped:
+        message += (
+            f" The task stopped there: {len(skipped)} access keys were not attempted "
+            f"({', '.join(outcome['access_key_id'] for outcome in skipped)})."
+        )
+    return f"{message} The task {verb} the others as asked: {changed}."
 
 
 def main():
@@ -354,10 +431,11 @@ def main():
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         wanted = requested_keys(module.params)
+        validate_concurrency(module.params["concurrency"])
         validate_connection(module.params)
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
-        connection = connect(module.params)
+        connection = connect(module.params, max_pool_connections=module.params["concurrency"])
         secrets += connection.secrets
         result, diff = ensure_status(
             connection.client, wanted, module.params, connection.protected_key_ids, module.check_mode

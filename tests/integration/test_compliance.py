@@ -53,24 +53,43 @@ def ids(keys):
     return [key.get("access_key_id") or key["AccessKeyId"] for key in keys]
 
 
-def test_unused_for_45_days(ansible, moto, fleet):
-    run = info(ansible, all_users=True, status="Active", unused_for_days=45)
+# moto has no STARTED-then-COMPLETE delay of its own: its first GenerateCredentialReport says STARTED, the next
+# COMPLETE. Its report leaves last-used region and service "not_supported", which the module reports as null.
+REPORT_CALLS = Counter(GenerateCredentialReport=2, GetCredentialReport=1)
+
+
+@pytest.mark.parametrize("source", ["api", "credential_report", "auto"])
+def test_unused_for_45_days(ansible, moto, fleet, source):
+    run = info(ansible, all_users=True, status="Active", unused_for_days=45, source=source)
     assert run.result.get("failed") is not True, run.stdout
     assert ids(run.result["access_keys"]) == ids([fleet["never"], fleet["stale"]])  # sorted by user name
     never, stale = run.result["access_keys"]
     assert (never["age_days"], never["last_used_date"], never["days_since_last_use"]) == (50, None, 50)
     assert (stale["age_days"], stale["days_since_last_use"]) == (100, 60)
-    assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
-    # one ListUsers, one ListAccessKeys per user, one GetAccessKeyLastUsed per *active* key only
-    assert run.calls == Counter(ListUsers=1, ListAccessKeys=5, GetAccessKeyLastUsed=4)
+    assert run.result["skipped"] == []
+    if source == "api":
+        assert run.result["source"] == "api"
+        assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
+        # one ListUsers, one ListAccessKeys per user, one GetAccessKeyLastUsed per *active* key only
+        assert run.calls == Counter(ListUsers=1, ListAccessKeys=5, GetAccessKeyLastUsed=4)
+    else:
+        assert run.result["source"] == "credential_report"
+        assert (stale["last_used_service"], stale["last_used_region"]) == (None, None)
+        assert run.result["root_access_keys"] == []  # moto's report has no <root_account> row
+        # the report, then one listing of each user with a selected slot; last use comes from the report
+        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=2)
 
 
-def test_older_than_90_days_without_last_use(ansible, moto, fleet):
-    run = info(ansible, all_users=True, older_than_days=90, include_last_used=False)
+@pytest.mark.parametrize("source", ["api", "credential_report"])
+def test_older_than_90_days_without_last_use(ansible, moto, fleet, source):
+    run = info(ansible, all_users=True, older_than_days=90, include_last_used=False, source=source)
     assert ids(run.result["access_keys"]) == ids([fleet["busy"], fleet["off"], fleet["stale"]])
     assert {key["last_used_date"] for key in run.result["access_keys"]} == {None}
     assert {key["days_since_last_use"] for key in run.result["access_keys"]} == {None}
-    assert run.calls == Counter(ListUsers=1, ListAccessKeys=5)
+    if source == "api":
+        assert run.calls == Counter(ListUsers=1, ListAccessKeys=5)
+    else:
+        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
 
 
 @pytest.mark.matrix

@@ -168,6 +168,18 @@ def test_redact_replaces_every_secret():
     assert _aws.redact("a SECRET and TOKEN", ["SECRET", None, "", "TOKEN"]) == "a ******** and ********"
 
 
+def test_a_client_shared_by_threads_retries_adaptively_with_a_pool_to_match(clean_env):
+    params = dict(access_key="AKIAIOSFODNN7EXAMPLE", secret_key="s3cr3t", endpoint_url="http://127.0.0.1:1")
+    shared = _aws.connect(params, max_pool_connections=8).client
+    assert shared.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 5}
+    assert shared.meta.config.max_pool_connections == 8
+    alone = _aws.connect(params, max_pool_connections=1).client
+    assert alone.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+    # The user's own choice still wins, as with one thread.
+    clean_env.setenv("AWS_RETRY_MODE", "standard")
+    assert _aws.connect(params, max_pool_connections=8).client.meta.config.retries["mode"] == "standard"
+
+
 # --- certificate verification -------------------------------------------------------------------------
 
 

@@ -98,8 +98,10 @@ def user(name):
 
 def test_list_users_follows_every_page(iam):
     client, stubber = iam
-    stubber.add_response("list_users", {"Users": [user("a"), user("b")], "IsTruncated": True, "Marker": "m1"}, {})
-    stubber.add_response("list_users", {"Users": [user("c")], "IsTruncated": False}, {"Marker": "m1"})
+    stubber.add_response(
+        "list_users", {"Users": [user("a"), user("b")], "IsTruncated": True, "Marker": "m1"}, {"MaxItems": 1000}
+    )
+    stubber.add_response("list_users", {"Users": [user("c")], "IsTruncated": False}, {"MaxItems": 1000, "Marker": "m1"})
     assert list_users(client) == ["a", "b", "c"]
 
 
@@ -134,8 +136,11 @@ def test_find_keys_asks_last_use_only_for_keys_the_cheap_filters_kept(iam):
         older_than_days=90,
         unused_for_days=45,
         include_last_used=False,
+        source="auto",
+        path_prefix=None,
+        concurrency=1,
     )
-    keys = iam_access_key_info.find_keys(client, params, NOW)
+    keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, params), params, NOW)
     assert [(k["access_key_id"], k["days_since_last_use"]) for k in keys] == [("AKIAOLDACTIVE0000001", 60)]
 
 
@@ -150,5 +155,15 @@ def test_day_counts_out_of_bounds_are_named(name, days):
 @pytest.mark.parametrize("days", [0, 36500])
 def test_day_counts_at_the_bounds_select_without_overflow(days):
     keys = [key_age(key(created_days_ago=6000), NOW)]  # created in 2010, when IAM began
-    iam_access_key_info.validate(dict(user_name=None, older_than_days=days, unused_for_days=days))
+    iam_access_key_info.validate(
+        dict(
+            user_name=None,
+            all_users=True,
+            path_prefix=None,
+            source="auto",
+            concurrency=8,
+            older_than_days=days,
+            unused_for_days=days,
+        )
+    )
     assert select_keys(keys, NOW, older_than_days=days, unused_for_days=days) == ([] if days == 36500 else keys)

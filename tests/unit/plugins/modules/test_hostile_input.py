@@ -61,7 +61,7 @@ class ReachedConnect(Exception):
 def tripwire(monkeypatch):
     """Make any attempt to create an AWS client raise ReachedConnect."""
 
-    def connect(params):
+    def connect(params, max_pool_connections=None):
         raise ReachedConnect()
 
     monkeypatch.setattr(module, "connect", connect)

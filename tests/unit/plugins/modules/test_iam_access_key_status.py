@@ -33,7 +33,7 @@ def key(status="Active", user="bob", key_id=KEY_ID):
 
 def params(**overrides):
     """Return module params as AnsibleModule would hand them over."""
-    base = dict(access_key_id=KEY_ID, user_name="bob", status="Inactive", allow_self_deactivation=False)
+    base = dict(access_key_id=KEY_ID, user_name="bob", status="Inactive", allow_self_deactivation=False, concurrency=1)
     base.update(overrides)
     return base
 
@@ -402,7 +402,7 @@ def connected(monkeypatch, iam):
     """Make main() use the stubbed client, signing as SIGNER with a session token."""
     client, stubber = iam
     connection = Connection(client, SIGNER, frozenset([SIGNER]), (SECRET, "SESSIONTOKENVALUE"))
-    monkeypatch.setattr(module, "connect", lambda params: connection)
+    monkeypatch.setattr(module, "connect", lambda params, max_pool_connections=None: connection)
     return stubber
 
 
@@ -467,7 +467,14 @@ K1, K2, K3, K4 = (f"AKIABULKEXAMPLE0000{i}" for i in range(1, 5))
 
 def bulk(client, items, check_mode=False, status="Inactive", **overrides):
     """Run the bulk path for these access_keys items; return (result, diff)."""
-    task = dict(access_key_id=None, user_name=None, access_keys=items, status=status, allow_self_deactivation=False)
+    task = dict(
+        access_key_id=None,
+        user_name=None,
+        access_keys=items,
+        status=status,
+        allow_self_deactivation=False,
+        concurrency=1,
+    )
     task.update(overrides)
     return module.ensure_status(client, module.requested_keys(task), task, frozenset([SIGNER]), check_mode)
 
@@ -616,7 +623,8 @@ def test_main_bulk_partial_failure_reports_every_key(capsys, connected):
     expect_update(connected, "Inactive", "bob", K1)
     expect_error(connected, "list_access_keys", "AccessDenied", {"UserName": "alice"}, 403)
     items = [{"access_key_id": K1, "user_name": "bob"}, {"access_key_id": K2, "user_name": "alice"}]
-    result = run_main({"access_keys": items, "status": "Inactive"}, capsys)
+    # One worker: the Stubber answers in the order it was given; concurrency has its own tests against moto.
+    result = run_main({"access_keys": items, "status": "Inactive", "concurrency": 1}, capsys)
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["msg"].startswith(f"1 of 2 access keys failed: {K2}: Access denied")

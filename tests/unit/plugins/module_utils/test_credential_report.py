@@ -1,0 +1,326 @@
+"""The credential report: parsing AWS's layout, mapping slots to keys, polling, and the info module's report path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import list_users, read_credential_report
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
+from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
+    ROOT_USER,
+    gone_since_report,
+    in_path,
+    match_slots,
+    parse_report,
+    root_key,
+    slot_as_key,
+)
+from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)  # IAM serves a report up to 4 hours old
+HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
+    "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,"
+    "access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,"
+    "access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+)
+# The layout of AWS's documentation: the root row first, N/A for empty slots and never-used keys, no_information
+# where IAM has no record, a user with two keys, one with none, one under a path.
+ROWS = [
+    "<root_account>,arn:aws:iam::123456789012:root,2019-01-01T00:00:00+00:00,not_supported,2026-11-01T10:00:00+00:00,"
+    "not_supported,not_supported,true,true,2020-05-05T12:00:00+00:00,2026-11-20T08:00:00+00:00,us-east-1,s3,"
+    "false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
+    "alice,arn:aws:iam::123456789012:user/alice,2025-12-01T00:00:00+00:00,true,2026-11-27T17:00:00+00:00,"
+    "2025-12-01T00:00:00+00:00,N/A,true,true,2026-01-10T08:00:00+00:00,2026-11-27T16:00:00+00:00,eu-west-1,ec2,"
+    "true,2026-06-01T09:15:30+00:00,N/A,N/A,N/A,false,N/A,false,N/A",
+    "bob,arn:aws:iam::123456789012:user/bob,2024-12-31T00:00:00+00:00,false,N/A,N/A,N/A,false,"
+    "true,2025-01-01T00:00:00+00:00,no_information,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
+    "carol,arn:aws:iam::123456789012:user/carol,2026-01-01T00:00:00+00:00,true,no_information,"
+    "2026-01-01T00:00:00+00:00,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
+    "dave,arn:aws:iam::123456789012:user/service/dave,2024-03-01T00:00:00+00:00,false,N/A,N/A,N/A,false,"
+    "false,2024-03-03T03:03:03+00:00,2024-04-01T00:00:00+00:00,us-west-2,sts,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
+]
+REPORT = ("\n".join([HEADER, *ROWS]) + "\n").encode()
+
+
+def at(text):
+    """Return an ISO 8601 moment as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
+def metadata(key_id, user, created, status="Active"):
+    """Return one ListAccessKeys entry."""
+    return {"UserName": user, "AccessKeyId": key_id, "Status": status, "CreateDate": created}
+
+
+def normalised(key_id, user, created):
+    """Return a key as list_access_keys returns it."""
+    return {"access_key_id": key_id, "user_name": user, "status": "Active", "create_date": created}
+
+
+def test_parse_keeps_every_filled_slot_and_reads_aws_placeholders_as_none():
+    slots = parse_report(REPORT)
+    assert [(slot.user_name, slot.number) for slot in slots] == [
+        (ROOT_USER, 1),
+        ("alice", 1),
+        ("alice", 2),
+        ("bob", 1),
+        ("dave", 1),
+    ]
+    root, alice1, alice2, bob, dave = slots
+    assert (alice1.active, alice1.created, alice1.last_used_date) == (
+        True,
+        at("2026-01-10T08:00:00+00:00"),
+        at("2026-11-27T16:00:00+00:00"),
+    )
+    assert (alice1.last_used_region, alice1.last_used_service) == ("eu-west-1", "ec2")
+    assert (alice2.last_used_date, alice2.last_used_region, alice2.last_used_service) == (None, None, None)
+    assert bob.last_used_date is None  # no_information
+    assert (dave.active, dave.arn) == (False, "arn:aws:iam::123456789012:user/service/dave")
+    assert root_key(root) == {
+        "slot": 1,
+        "status": "Active",
+        "create_date": "2020-05-05T12:00:00+00:00",
+        "last_used_date": "2026-11-20T08:00:00+00:00",
+        "last_used_service": "s3",
+        "last_used_region": "us-east-1",
+    }
+
+
+def test_parse_reads_motos_not_supported_columns_and_text_content():
+    row = (
+        "eve,arn:aws:iam::123456789012:user/eve,2026-11-28T16:15:46+00:00,false,not_supported,"
+        "2026-11-28T16:15:46+00:00,not_supported,false,true,2026-11-28T16:15:46+00:00,N/A,not_supported,"
+        "not_supported,false,N/A,N/A,not_supported,not_supported,false,N/A,false,N/A"
+    )
+    (slot,) = parse_report(f"{HEADER}\n{row}\n")
+    assert (slot.user_name, slot.last_used_region, slot.last_used_service, slot.last_used_date) == (
+        "eve",
+        None,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "users"),
+    [
+        (None, ["alice", "alice", "bob", "dave"]),
+        ("/", ["alice", "alice", "bob", "dave"]),
+        ("/service/", ["dave"]),
+        ("/serv/", []),
+    ],
+)
+def test_in_path_filters_on_the_arn_and_never_takes_the_root_user(prefix, users):
+    assert [slot.user_name for slot in parse_report(REPORT) if in_path(slot, prefix)] == users
+
+
+def test_match_slots_by_creation_second_leaving_out_what_cannot_be_told_apart():
+    slots = [slot for slot in parse_report(REPORT) if slot.user_name == "alice"]
+    keys = [
+        normalised("AKIAALICE00000000001", "alice", "2026-01-10T08:00:00.613000+00:00"),  # moto keeps the fraction
+        normalised("AKIAALICE00000000002", "alice", "2026-06-01T09:15:30+00:00"),
+    ]
+    assert {key_id: slot.number for key_id, slot in match_slots(keys, slots).items()} == {
+        "AKIAALICE00000000001": 1,
+        "AKIAALICE00000000002": 2,
+    }
+    created_later = [keys[0], normalised("AKIAALICE00000000003", "alice", "2026-11-28T11:00:00+00:00")]
+    assert list(match_slots(created_later, slots)) == ["AKIAALICE00000000001"]
+    # Two keys of the same second, and two slots of that second: the mapping would be a guess, so there is none.
+    twin_slots = [slots[0], slots[0]._replace(number=2)]
+    twins = [keys[0], normalised("AKIAALICE00000000004", "alice", "2026-01-10T08:00:00.900000+00:00")]
+    assert match_slots(twins, twin_slots) == {}
+
+
+@pytest.fixture
+def iam():
+    """Yield (client, stubber) for a real IAM client behind the Stubber."""
+    client = botocore.session.Session().create_client(
+        "iam", region_name="us-east-1", aws_access_key_id="AKIAI44QH8DHBEXAMPLE", aws_secret_access_key="s"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        """Record the sleep and move the clock."""
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self):
+        """Return the current fake time."""
+        return self.now
+
+
+def expect_generate(stubber, state):
+    """Stub one GenerateCredentialReport answering `state`."""
+    stubber.add_response("generate_credential_report", {"State": state, "Description": state}, {})
+
+
+def expect_get(stubber):
+    """Stub one GetCredentialReport answering the realistic report."""
+    stubber.add_response(
+        "get_credential_report", {"Content": REPORT, "ReportFormat": "text/csv", "GeneratedTime": GENERATED}, {}
+    )
+
+
+def test_polls_while_started_or_in_progress_with_doubling_delays(iam):
+    client, stubber = iam
+    for state in ("STARTED", "INPROGRESS", "INPROGRESS", "COMPLETE"):
+        expect_generate(stubber, state)
+    expect_get(stubber)
+    fake = FakeTime()
+    content, generated = read_credential_report(client, sleep=fake.sleep, clock=fake.clock)
+    assert (content, generated) == (REPORT, GENERATED)
+    assert fake.sleeps == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("code", ["ReportInProgress", "ReportNotPresent", "ReportExpired"])
+def test_a_report_not_ready_after_complete_is_asked_for_again(iam, code):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_client_error("get_credential_report", code, f"{code} said IAM", 410, expected_params={})
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    fake = FakeTime()
+    assert read_credential_report(client, sleep=fake.sleep, clock=fake.clock)[0] == REPORT
+    assert fake.sleeps == [0.5]
+
+
+def test_the_wait_is_bounded(iam):
+    client, stubber = iam
+    for _attempt in range(5):  # 0.5 + 1 + 2 + 4 = 7.5 s waited; the next 8 s would pass the 10 s bound
+        expect_generate(stubber, "INPROGRESS")
+    fake = FakeTime()
+    with pytest.raises(KeyguardError, match="not ready after 10 seconds") as raised:
+        read_credential_report(client, wait=10, sleep=fake.sleep, clock=fake.clock)
+    assert raised.value.code == "ReportTimeout"
+    assert fake.sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("code", ["LimitExceeded", "AccessDenied"])
+def test_generation_errors_keep_their_code(iam, code):
+    client, stubber = iam
+    stubber.add_client_error("generate_credential_report", code, "no", 409, expected_params={})
+    with pytest.raises(KeyguardError) as raised:
+        read_credential_report(client, sleep=FakeTime().sleep)
+    assert raised.value.code == code
+
+
+def test_list_users_pages_1000_at_a_time_under_a_path(iam):
+    client, stubber = iam
+    user = {"Path": "/service/", "UserId": "AIDAEXAMPLE000000001", "CreateDate": NOW}
+    first = [dict(user, UserName=f"u{i}", Arn=f"arn:aws:iam::1:user/service/u{i}") for i in range(1000)]
+    stubber.add_response(
+        "list_users",
+        {"Users": first, "IsTruncated": True, "Marker": "page2"},
+        {"MaxItems": 1000, "PathPrefix": "/service/"},
+    )
+    stubber.add_response(
+        "list_users",
+        {"Users": [dict(user, UserName="last", Arn="arn:aws:iam::1:user/service/last")], "IsTruncated": False},
+        {"MaxItems": 1000, "PathPrefix": "/service/", "Marker": "page2"},
+    )
+    names = list_users(client, "/service/")
+    assert (len(names), names[0], names[-1]) == (1001, "u0", "last")
+
+
+def params(**overrides):
+    """Return iam_access_key_info params for a sweep of every user."""
+    base = dict(
+        all_users=True,
+        user_name=None,
+        path_prefix=None,
+        status=None,
+        older_than_days=None,
+        unused_for_days=None,
+        include_last_used=True,
+        source="auto",
+        concurrency=1,
+    )
+    return dict(base, **overrides)
+
+
+def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, monkeypatch):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # alice's never-used key 2 and bob's key are candidates; alice's key 1 was used yesterday, dave's is inactive.
+    # Since the report: alice's key 2 was deactivated, and bob made a second key, used today.
+    stubber.add_response(
+        "list_access_keys",
+        {
+            "AccessKeyMetadata": [
+                metadata("AKIAALICE00000000001", "alice", at("2026-01-10T08:00:00+00:00")),
+                metadata("AKIAALICE00000000002", "alice", at("2026-06-01T09:15:30+00:00"), status="Inactive"),
+            ]
+        },
+        {"UserName": "alice"},
+    )
+    stubber.add_response(
+        "list_access_keys",
+        {
+            "AccessKeyMetadata": [
+                metadata("AKIABOB0000000000001", "bob", at("2025-01-01T00:00:00+00:00")),
+                metadata("AKIABOB0000000000002", "bob", at("2026-11-28T10:00:00+00:00")),
+            ]
+        },
+        {"UserName": "bob"},
+    )
+    stubber.add_response(
+        "get_access_key_last_used",
+        {"UserName": "bob", "AccessKeyLastUsed": {"LastUsedDate": NOW, "ServiceName": "s3", "Region": "us-east-1"}},
+        {"AccessKeyId": "AKIABOB0000000000002"},
+    )
+    task = params(status="Active", unused_for_days=45)
+    sweep = iam_access_key_info.Sweep(client, task)
+    keys = iam_access_key_info.find_keys(sweep, task, NOW)
+    assert [(key["access_key_id"], key["days_since_last_use"], key["last_used_date"]) for key in keys] == [
+        ("AKIABOB0000000000001", 696, None)
+    ]
+    result = iam_access_key_info.report(sweep, keys)
+    assert result["source"] == "credential_report"
+    assert result["credential_report_generated"] == "2026-11-28T09:00:00+00:00"
+    assert result["root_access_keys"] == [root_key(parse_report(REPORT)[0])]
+    assert result["skipped"] == []
+
+
+def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_not(iam):
+    client, stubber = iam
+    stubber.add_client_error("generate_credential_report", "AccessDenied", "not allowed", 403, expected_params={})
+    stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
+    task = params()
+    sweep = iam_access_key_info.Sweep(client, task)
+    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    (warning,) = sweep.warnings
+    assert "iam:GenerateCredentialReport" in warning
+    assert iam_access_key_info.report(sweep, [])["source"] == "api"
+
+    stubber.add_client_error("generate_credential_report", "AccessDenied", "not allowed", 403, expected_params={})
+    task = params(source="credential_report")
+    with pytest.raises(KeyguardError, match="iam:GenerateCredentialReport"):
+        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+
+
+def test_gone_since_report_names_slots_no_listed_key_matches():
+    candidates = [slot_as_key(slot) for slot in parse_report(REPORT) if slot.user_name in ("alice", "bob")]
+    listed = [normalised("AKIAALICE00000000001", "alice", "2026-01-10T08:00:00.250000+00:00")]
+    gone = gone_since_report(candidates, listed, users_gone={"bob"})
+    assert [(slot["user_name"], slot["slot"], slot["create_date"]) for slot in gone] == [
+        ("alice", 2, "2026-06-01T09:15:30+00:00")
+    ]
