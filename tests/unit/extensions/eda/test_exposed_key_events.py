@@ -575,10 +575,25 @@ def test_a_message_nested_too_deep_is_logged_without_its_body_and_left_on_the_qu
     good = json.dumps(sample("health_credentials_exposed"))
     queue = RecordingQueue()
     handled = asyncio.run(source.handle(queue, [message("m1", body), message("m2", good)]))
-    assert [m["MessageId"] for m in handled] == ["m2"]  # m1 stays for the redrive policy
-    assert [e["keyguard"]["access_key_id"] for e in queue.events] == ["AKIAIOSFODNN7EXAMPLE"]
-    assert f"SQS message m1 could not be read (RecursionError, {len(body)} characters)" in caplog.text
+    keys = [e["keyguard"]["access_key_id"] for e in queue.events if "keyguard" in e]
+    assert keys == ["AKIAIOSFODNN7EXAMPLE"]  # the next real event is still handled
     assert "[[[" not in caplog.text
+    if python_parses(DEEP):
+        # Python 3.13's json parses this depth: the document is no key event and goes on as text, never as raw.
+        assert [m["MessageId"] for m in handled] == ["m1", "m2"]
+        assert all("raw" not in e for e in queue.events)
+    else:
+        assert [m["MessageId"] for m in handled] == ["m2"]  # m1 stays for the redrive policy
+        assert f"SQS message m1 could not be read (RecursionError, {len(body)} characters)" in caplog.text
+
+
+def python_parses(text):
+    """Return whether this Python's json module parses text without running out of recursion."""
+    try:
+        json.loads(text)
+    except RecursionError:
+        return False
+    return True
 
 
 @pytest.mark.parametrize(
