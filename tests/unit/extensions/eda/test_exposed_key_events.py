@@ -581,7 +581,8 @@ def test_a_message_nested_too_deep_is_logged_without_its_body_and_left_on_the_qu
     if python_parses(DEEP):
         # Python 3.13's json parses this depth: the document is no key event and goes on as text, never as raw.
         assert [m["MessageId"] for m in handled] == ["m1", "m2"]
-        assert all("raw" not in e for e in queue.events)
+        others = [e for e in queue.events if "keyguard" not in e]
+        assert others and all(set(e) == {"raw_json"} for e in others)
     else:
         assert [m["MessageId"] for m in handled] == ["m2"]  # m1 stays for the redrive policy
         assert f"SQS message m1 could not be read (RecursionError, {len(body)} characters)" in caplog.text
