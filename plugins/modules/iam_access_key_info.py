@@ -55,7 +55,7 @@ options:
         cannot be had.
       - V(api) lists every user and key through the API.
       - V(auto) reads the report, and falls back to the API, with one warning naming the reason (a missing
-        permission, a report that is not ready in time), when the report cannot be had.
+        permission, a report that is not ready in time or cannot be parsed), when the report cannot be had.
       - Only with O(all_users).
     type: str
     choices: [auto, credential_report, api]
@@ -315,7 +315,14 @@ ARGUMENT_SPEC = dict(
 # IAM's own rule for PathPrefix: "/", or printable ASCII between two slashes, at most 512 characters.
 PATH_PREFIX_RULE = "a path that starts and ends with / (for example /service/), printable ASCII, at most 512 characters"
 # The report could not be had, but the API can still answer: auto falls back, with a warning.
-REPORT_UNAVAILABLE_CODES = ("LimitExceeded", "ReportTimeout", "ReportInProgress", "ReportNotPresent", "ReportExpired")
+REPORT_UNAVAILABLE_CODES = (
+    "LimitExceeded",
+    "ReportTimeout",
+    "ReportInProgress",
+    "ReportNotPresent",
+    "ReportExpired",
+    "ReportUnreadable",
+)
 # IAM started in 2010, so 100 years selects as much as any larger count; much larger ones overflow datetime.
 MAX_DAYS = 36500
 
@@ -378,6 +385,7 @@ class Sweep:
             return None
         try:
             content, generated = read_credential_report(self.client)
+            slots = parse_report(content)
         except KeyguardError as err:
             if self.params["source"] == "credential_report" or not report_unavailable(err):
                 raise
@@ -385,7 +393,6 @@ class Sweep:
             return None
         self.source = "credential_report"
         self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
-        slots = parse_report(content)
         if (self.params["path_prefix"] or "/") == "/":
             self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
         return [slot for slot in slots if in_path(slot, self.params["path_prefix"])]

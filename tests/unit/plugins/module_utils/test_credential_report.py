@@ -324,3 +324,35 @@ def test_gone_since_report_names_slots_no_listed_key_matches():
     assert [(slot["user_name"], slot["slot"], slot["create_date"]) for slot in gone] == [
         ("alice", 2, "2026-06-01T09:15:30+00:00")
     ]
+
+
+GARBLED = [
+    REPORT.replace(b"2026-01-10T08:00:00+00:00", b"last tuesday"),  # a date that is no date
+    REPORT.replace(b"user,arn,", b"name,arn,", 1),  # no user column
+    b"\xff\xfe" + REPORT,  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("content", GARBLED, ids=["bad-date", "no-user-column", "not-utf8"])
+def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, content):
+    with pytest.raises(KeyguardError, match=r"^The IAM credential report is unreadable \(") as raised:
+        parse_report(content)
+    assert raised.value.code == "ReportUnreadable" and "\n" not in str(raised.value)
+
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
+    stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
+    task = params()
+    sweep = iam_access_key_info.Sweep(client, task)
+    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    (warning,) = sweep.warnings
+    assert "instead of the credential report: The IAM credential report is unreadable" in warning
+    assert iam_access_key_info.report(sweep, [])["source"] == "api"
+
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
+    task = params(source="credential_report")
+    with pytest.raises(KeyguardError, match="unreadable"):
+        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+    stubber.assert_no_pending_responses()
