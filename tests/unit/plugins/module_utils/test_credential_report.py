@@ -282,6 +282,12 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
         },
         {"UserName": "bob"},
     )
+    # dave's key, inactive in the report, was reactivated since: it is a candidate all the same.
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))]},
+        {"UserName": "dave"},
+    )
     stubber.add_response(
         "get_access_key_last_used",
         {"UserName": "bob", "AccessKeyLastUsed": {"LastUsedDate": NOW, "ServiceName": "s3", "Region": "us-east-1"}},
@@ -291,8 +297,10 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
     sweep = iam_access_key_info.Sweep(client, task)
     keys = iam_access_key_info.find_keys(sweep, task, NOW)
     assert [(key["access_key_id"], key["days_since_last_use"], key["last_used_date"]) for key in keys] == [
-        ("AKIABOB0000000000001", 696, None)
+        ("AKIABOB0000000000001", 696, None),
+        ("AKIADAVE000000000001", 971, "2024-04-01T00:00:00+00:00"),
     ]
+    stubber.assert_no_pending_responses()
     result = iam_access_key_info.report(sweep, keys)
     assert result["source"] == "credential_report"
     assert result["credential_report_generated"] == "2026-11-28T09:00:00+00:00"
@@ -356,3 +364,49 @@ def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, cont
     with pytest.raises(KeyguardError, match="unreadable"):
         iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
     stubber.assert_no_pending_responses()
+
+
+def test_keys_the_report_cannot_show_are_found_when_the_filters_could_select_them(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # status: Active with no age filter: a key made after the report could pass, so every user is listed. Since
+    # the report: erin was created with a key, carol (no key then) made one, dave's inactive key was reactivated.
+    user = {"Path": "/", "UserId": "AIDAEXAMPLE000000001", "CreateDate": NOW}
+    names = ["alice", "bob", "carol", "dave", "erin"]
+    users = [dict(user, UserName=name, Arn=f"arn:aws:iam::123456789012:user/{name}") for name in names]
+    stubber.add_response("list_users", {"Users": users, "IsTruncated": False}, {"MaxItems": 1000})
+    fresh = {
+        "alice": [metadata("AKIAALICE00000000001", "alice", at("2026-01-10T08:00:00+00:00"))],
+        "bob": [metadata("AKIABOB0000000000001", "bob", at("2025-01-01T00:00:00+00:00"))],
+        "carol": [metadata("AKIACAROL00000000001", "carol", at("2026-11-28T10:30:00+00:00"))],
+        "dave": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))],
+        "erin": [metadata("AKIAERIN000000000001", "erin", at("2026-11-28T11:00:00+00:00"))],
+    }
+    for name in names:
+        stubber.add_response("list_access_keys", {"AccessKeyMetadata": fresh[name]}, {"UserName": name})
+    for key_id, user_name in (("AKIACAROL00000000001", "carol"), ("AKIAERIN000000000001", "erin")):
+        stubber.add_response(
+            "get_access_key_last_used",
+            {"UserName": user_name, "AccessKeyLastUsed": {"Region": "N/A", "ServiceName": "N/A"}},
+            {"AccessKeyId": key_id},
+        )
+    task = params(status="Active")
+    keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+    assert sorted(key["access_key_id"] for key in keys) == sorted(key[0]["AccessKeyId"] for key in fresh.values())
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("filters", "lists_users"),
+    [
+        (dict(), True),
+        (dict(older_than_days=0), True),
+        (dict(unused_for_days=45), False),  # the report is 3 hours old: a key made since is 3 hours old at most
+        (dict(older_than_days=90, status="Active"), False),
+    ],
+)
+def test_every_user_is_listed_only_when_a_key_made_after_the_report_could_pass(filters, lists_users):
+    task = params(**filters)
+    assert iam_access_key_info.new_keys_may_pass(task, GENERATED, NOW) is lists_users
+    assert iam_access_key_info.new_keys_may_pass(task, None, NOW) is True
