@@ -109,8 +109,8 @@ notes:
     C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
   - IAM records a key's last use with a delay of up to a few hours, and only from April 22, 2015 onwards.
   - IAM builds a new credential report at most every 4 hours and serves the last one until then, so its status
-    and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). What the module
-    guarantees on the report: every key that passes the filters now is reported. Status and creation come from a
+    and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). The module
+    guarantees on the report that every key that passes the filters now is reported. Status and creation come from a
     fresh C(ListAccessKeys); a key deactivated or reactivated since the report is judged by its status now; a key
     created since (by a new user or an old one) is listed whenever the filters could select it. Last use comes
     from the report where the key is in it; since last use only moves forward, a key used after the report can be
@@ -369,7 +369,7 @@ class Sweep:
         self.warnings = []
         self.source = "api"
         self.report_generated = None
-        self.generated = None  # the report's generation time, a datetime
+        self.generated = None  # no key the report misses is older than this datetime
         self.root_access_keys = None
 
     def each(self, work, items):
@@ -399,7 +399,10 @@ class Sweep:
             self.warnings.append(f"Listed the keys through the IAM API instead of the credential report: {err}")
             return None
         self.source = "credential_report"
-        self.generated = generated
+        # The report holds nothing newer than its making, so its latest date bounds that too (moto's GeneratedTime
+        # is a fixed 2015 date); the later of the two bounds how young a key missing from it must be.
+        latest = [moment for slot in slots for moment in (slot.created, slot.last_used_date) if moment]
+        self.generated = max([moment for moment in (generated, *latest) if moment], default=None)
         self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
         if (self.params["path_prefix"] or "/") == "/":
             self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]

@@ -27,7 +27,7 @@ description:
     started, since every call would fail the same way; those keys are reported with
     RV(access_keys[].attempted=false) and the reason. A key deleted between its read and its write fails alone,
     saying so. An update sent but not answered in time leaves the key's state unknown
-    (RV(access_keys[].state_unknown=true)): IAM may have applied it, so read the key back.
+    (RV(access_keys[].state_unknown=true)), since IAM may have applied it; read the key back.
   - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true). With a
     O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
     static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.

@@ -410,3 +410,15 @@ def test_every_user_is_listed_only_when_a_key_made_after_the_report_could_pass(f
     task = params(**filters)
     assert iam_access_key_info.new_keys_may_pass(task, GENERATED, NOW) is lists_users
     assert iam_access_key_info.new_keys_may_pass(task, None, NOW) is True
+
+
+def test_a_report_older_than_its_own_dates_is_bounded_by_its_latest_date(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    moto_time = datetime(2015, 2, 2, 20, 2, 2, tzinfo=timezone.utc)  # what moto always says
+    stubber.add_response("get_credential_report", {"Content": REPORT, "GeneratedTime": moto_time}, {})
+    sweep = iam_access_key_info.Sweep(client, params(unused_for_days=45))
+    sweep.read_report()
+    assert sweep.report_generated == "2015-02-02T20:02:02+00:00"  # reported as IAM said
+    assert sweep.generated == at("2026-11-27T16:00:00+00:00")  # alice's last use: the report is no older
+    assert iam_access_key_info.new_keys_may_pass(params(unused_for_days=45), sweep.generated, NOW) is False
