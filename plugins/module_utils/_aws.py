@@ -90,8 +90,13 @@ CREDENTIAL_CODES = {
 }
 REDACTED = "********"
 # Failures of the endpoint or the credentials, not of one user or key: every further call would fail the same way.
+# SSLError: the endpoint's certificate cannot be verified; NotIAM: something other than IAM answers (a proxy's block
+# page, a wrong endpoint_url).
 ENDPOINT_FAILURE_CODES = frozenset(
-    {"EndpointUnreachable", "ReadTimeout", "NoCredentials"} | THROTTLING_CODES | UNAVAILABLE_CODES | CREDENTIAL_CODES
+    {"EndpointUnreachable", "ReadTimeout", "NoCredentials", "SSLError", "NotIAM"}
+    | THROTTLING_CODES
+    | UNAVAILABLE_CODES
+    | CREDENTIAL_CODES
 )
 RETRY_MODES = ("standard", "adaptive", "legacy")
 MAX_SECONDS = 86400  # a timeout beyond a day is a typo, and far beyond it overflows the socket layer

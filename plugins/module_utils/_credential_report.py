@@ -9,6 +9,8 @@ import io
 from datetime import datetime, timezone
 from typing import NamedTuple
 
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
+
 ROOT_USER = "<root_account>"
 # Values AWS writes where a column has no date or name: never used, used before IAM tracked it (April 2015), or
 # (moto) a column it does not fill.
@@ -29,10 +31,22 @@ class Slot(NamedTuple):
 
 
 def parse_report(content):
-    """Return every filled access-key slot of the report (bytes or text) as Slots, root user's included."""
+    """Return every filled access-key slot of the report (bytes or text) as Slots; KeyguardError if unreadable."""
+    try:
+        return _parse(content)
+    except (ValueError, KeyError, TypeError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+        raise KeyguardError(
+            f"The IAM credential report is unreadable ({type(exc).__name__}: {str(exc)[:200]}).", "ReportUnreadable"
+        ) from None
+
+
+def _parse(content):
+    """Return every filled access-key slot of the report, root user's included; raise on a malformed report."""
     text = content.decode("utf-8") if isinstance(content, bytes) else content
     slots = []
     for row in csv.DictReader(io.StringIO(text)):
+        if not row.get("user"):
+            raise KeyError("a row without a user name")
         for number in (1, 2):
             prefix = f"access_key_{number}_"
             created = _moment(row.get(prefix + "last_rotated"))

@@ -19,11 +19,13 @@ description:
     still selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or
     O(unused_for_days) needs it."
   - "With O(all_users), the module reads the IAM credential report by default (O(source=auto)): one CSV that holds
-    every user's key slots with their status, creation and last use. It applies the filters to the report, then
-    calls C(ListAccessKeys) only for the users with a key left. It calls C(GetAccessKeyLastUsed) only for a key the
-    report cannot place (created after the report, or in the same second as its user's other key).
-    The fresh listing has the last word on each key's status. With O(source=api), or when the report cannot be
-    had, it pages C(ListUsers) (1000 users a page), lists every user's keys, and looks up last use per key."
+    every user's key slots with their status, creation and last use. It applies O(older_than_days) and
+    O(unused_for_days) to the report, then calls C(ListAccessKeys) for the users with a key left, whatever the
+    report says of its status. When a key created after the report could pass those filters (no age filter, or one
+    shorter than the report's age), it also pages C(ListUsers) and lists every user's keys. It calls
+    C(GetAccessKeyLastUsed) only for a key the report cannot place (created after the report, or in the same second
+    as its user's other key). With O(source=api), or when the report cannot be had, it pages C(ListUsers) (1000
+    users a page), lists every user's keys, and looks up last use per key."
   - "Per-user and per-key calls run on up to O(concurrency) threads that share one client; the result is the
     same, in the same order, whatever the concurrency."
   - "A user or key deleted while the sweep runs is left out and listed in RV(skipped) with the reason; it never
@@ -55,7 +57,7 @@ options:
         cannot be had.
       - V(api) lists every user and key through the API.
       - V(auto) reads the report, and falls back to the API, with one warning naming the reason (a missing
-        permission, a report that is not ready in time), when the report cannot be had.
+        permission, a report that is not ready in time or cannot be parsed), when the report cannot be had.
       - Only with O(all_users).
     type: str
     choices: [auto, credential_report, api]
@@ -102,13 +104,17 @@ attributes:
     description: Never changes anything.
 notes:
   - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) for
-    O(all_users) with the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for O(all_users) with the
-    API, and C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
+    O(all_users) with the report, and C(iam:ListUsers) there too unless an age filter rules out keys made since
+    the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for O(all_users) with the API, and
+    C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
   - IAM records a key's last use with a delay of up to a few hours, and only from April 22, 2015 onwards.
   - IAM builds a new credential report at most every 4 hours and serves the last one until then, so its status
     and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). The module
-    re-reads the status of every key it reports; a key created after the report is not in it, and a key whose
-    status changed since then is selected by its status in the report.
+    guarantees on the report that every key that passes the filters now is reported. Status and creation come from a
+    fresh C(ListAccessKeys); a key deactivated or reactivated since the report is judged by its status now; a key
+    created since (by a new user or an old one) is listed whenever the filters could select it. Last use comes
+    from the report where the key is in it; since last use only moves forward, a key used after the report can be
+    reported as unused for longer than it is (never the other way round). Use O(source=api) to read last use live.
   - C(ListUsers) never returns the account's root user, so the root user's keys, which CIS says must not exist,
     are reported only from the credential report, in RV(root_access_keys). IAM does not tell their IDs, so they
     cannot be passed to M(keyguard.aws.iam_access_key_status); delete them as the root user.
@@ -257,7 +263,7 @@ root_access_keys:
       sample: us-east-1
 """
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -315,7 +321,14 @@ ARGUMENT_SPEC = dict(
 # IAM's own rule for PathPrefix: "/", or printable ASCII between two slashes, at most 512 characters.
 PATH_PREFIX_RULE = "a path that starts and ends with / (for example /service/), printable ASCII, at most 512 characters"
 # The report could not be had, but the API can still answer: auto falls back, with a warning.
-REPORT_UNAVAILABLE_CODES = ("LimitExceeded", "ReportTimeout", "ReportInProgress", "ReportNotPresent", "ReportExpired")
+REPORT_UNAVAILABLE_CODES = (
+    "LimitExceeded",
+    "ReportTimeout",
+    "ReportInProgress",
+    "ReportNotPresent",
+    "ReportExpired",
+    "ReportUnreadable",
+)
 # IAM started in 2010, so 100 years selects as much as any larger count; much larger ones overflow datetime.
 MAX_DAYS = 36500
 
@@ -356,6 +369,7 @@ class Sweep:
         self.warnings = []
         self.source = "api"
         self.report_generated = None
+        self.generated = None  # no key the report misses is older than this datetime
         self.root_access_keys = None
 
     def each(self, work, items):
@@ -378,14 +392,18 @@ class Sweep:
             return None
         try:
             content, generated = read_credential_report(self.client)
+            slots = parse_report(content)
         except KeyguardError as err:
             if self.params["source"] == "credential_report" or not report_unavailable(err):
                 raise
             self.warnings.append(f"Listed the keys through the IAM API instead of the credential report: {err}")
             return None
         self.source = "credential_report"
+        # The report holds nothing newer than its making, so its latest date bounds that too (moto's GeneratedTime
+        # is a fixed 2015 date); the later of the two bounds how young a key missing from it must be.
+        latest = [moment for slot in slots for moment in (slot.created, slot.last_used_date) if moment]
+        self.generated = max([moment for moment in (generated, *latest) if moment], default=None)
         self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
-        slots = parse_report(content)
         if (self.params["path_prefix"] or "/") == "/":
             self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
         return [slot for slot in slots if in_path(slot, self.params["path_prefix"])]
@@ -437,20 +455,44 @@ def report_unavailable(err):
     return err.code is not None and (err.code.startswith("AccessDenied") or err.code in REPORT_UNAVAILABLE_CODES)
 
 
+def new_keys_may_pass(params, generated, now):
+    """Return whether a key created after the report could pass the age and last-use filters.
+
+    Such a key is at most now - generated old, and unused for no longer than it exists; a filter on more whole days
+    than that can never select it.
+    """
+    if generated is None:
+        return True
+    # An hour's margin: IAM does not say how long before GeneratedTime it began reading the users.
+    window = now - generated + timedelta(hours=1)
+    return all(
+        days is None or timedelta(days=days) <= window
+        for days in (params["older_than_days"], params["unused_for_days"])
+    )
+
+
 def read_keys(sweep, params, now):
     """Return the keys in scope, and the report's slots when the report chose them: None on the API path."""
     if params["all_users"]:
         slots = sweep.read_report()
         if slots is None:
             return sweep.list_keys(list_users(sweep.client, params["path_prefix"])), None
-        # Only users with a slot that passes the filters are listed; the fresh listing then has the last word.
-        candidates = [slot_as_key(slot) for slot in slots]
-        candidates = select_keys(
-            candidates, now, params["status"], params["older_than_days"], params["unused_for_days"]
+        # Candidates pass the age and last-use filters in the report whatever its status says: a key may have been
+        # (re)activated or deactivated since, so the fresh listing's status decides. Keys the report cannot show
+        # (created since) are younger than the report; only when such a key could pass the filters is every user
+        # listed (ListUsers, then each user's keys).
+        loose = select_keys(
+            [slot_as_key(slot) for slot in slots],
+            now,
+            older_than_days=params["older_than_days"],
+            unused_for_days=params["unused_for_days"],
         )
-        keys = sweep.list_keys(sorted({key["user_name"] for key in candidates}))
+        users = {key["user_name"] for key in loose}
+        if new_keys_may_pass(params, sweep.generated, now):
+            users.update(list_users(sweep.client, params["path_prefix"]))
+        keys = sweep.list_keys(sorted(users))
         users_gone = {entry["user_name"] for entry in sweep.skipped}
-        for slot in gone_since_report(candidates, keys, users_gone):
+        for slot in gone_since_report(select_keys(loose, now, status=params["status"]), keys, users_gone):
             sweep.skipped.append(
                 dict(
                     user_name=slot["user_name"],

@@ -22,10 +22,12 @@ description:
     A key that fails does not stop the others; the task then fails, listing which keys failed and why, and which
     it changed.
   - With O(access_keys), keys are handled on up to O(concurrency) threads sharing one client, and reported in the
-    order given. After a failure of the endpoint or the credentials (unreachable, timed out, credentials rejected,
-    throttled past the retries), no further key is started, since every call would fail the same way; those keys
-    are reported with RV(access_keys[].attempted=false) and the reason. A key deleted between its read and its
-    write fails alone, saying so.
+    order given. After a failure of the endpoint or the credentials (unreachable, timed out, TLS certificate not
+    verified, an answer that is not IAM's, credentials rejected, throttled past the retries), no further key is
+    started, since every call would fail the same way; those keys are reported with
+    RV(access_keys[].attempted=false) and the reason. A key deleted between its read and its write fails alone,
+    saying so. An update sent but not answered in time leaves the key's state unknown
+    (RV(access_keys[].state_unknown=true)), since IAM may have applied it; read the key back.
   - Refuses to deactivate the very key that signs its own requests unless O(allow_self_deactivation=true). With a
     O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
     static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.
@@ -207,6 +209,12 @@ access_keys:
       description: Present and V(false) for a key never started because an earlier call failed at the endpoint.
       type: bool
       sample: false
+    state_unknown:
+      description:
+        - Present and V(true) for a key whose update was sent but not answered in time (a read timeout). IAM may
+          have applied it, so the key's status is unknown and RV(access_keys[].changed) is left out; read it back.
+      type: bool
+      sample: true
     msg:
       description: Why this key failed.
       type: str
@@ -336,11 +344,22 @@ def apply_status(client, wanted, params, protected_key_ids, check_mode):
     return outcomes
 
 
+class StateUnknown(KeyguardError):
+    """An update that was sent but never answered: IAM may or may not have applied it."""
+
+
 def set_status(client, key, status, update_user_name):
     """Update the key's status, saying plainly when it vanished between its read and this write."""
     try:
         update_access_key(client, key["access_key_id"], status, update_user_name)
     except KeyguardError as err:
+        if err.code == "ReadTimeout":
+            raise StateUnknown(
+                f"Access key {key['access_key_id']} of IAM user {key['user_name']!r}: the update to {status} was "
+                f"sent but not answered, so its state is unknown (it may be {status} or still {key['status']}); "
+                f"read it back before going on. {err}",
+                err.code,
+            ) from None
         if err.code != "NoSuchEntity":
             raise
         raise KeyguardError(
@@ -355,6 +374,8 @@ def key_outcome(item, outcome):
     access_key_id, user_name = item
     if outcome.not_attempted is not None:
         return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.not_attempted, attempted=False)
+    if isinstance(outcome.error, StateUnknown):
+        return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error, state_unknown=True)
     if outcome.error is not None:
         return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error)
     before, after, changed = outcome.value
@@ -400,8 +421,13 @@ def key_result(outcome):
         if outcome.get("attempted") is False:
             reason = f"Not attempted: an earlier call failed in a way every call would ({outcome['error']})"
             return dict(fields, changed=False, failed=True, attempted=False, msg=reason)
+        if outcome.get("state_unknown"):  # neither changed nor unchanged: IAM may have applied the update
+            return dict(fields, failed=True, state_unknown=True, msg=str(outcome["error"]))
         return dict(fields, changed=False, failed=True, msg=str(outcome["error"]))
     return dict(outcome["after"], previous_status=outcome["before"]["status"], changed=outcome["changed"])
+
+
+NAMED_IN_MESSAGE = 5  # not-attempted key IDs named in the failure message
 
 
 def bulk_failure(failed, outcomes, check_mode):
@@ -409,14 +435,20 @@ def bulk_failure(failed, outcomes, check_mode):
     tried = [outcome for outcome in failed if outcome.get("attempted") is not False]
     skipped = [outcome for outcome in failed if outcome.get("attempted") is False]
     reasons = "; ".join(f"{outcome['access_key_id']}: {outcome['error']}" for outcome in tried)
+    unknown = [outcome["access_key_id"] for outcome in failed if outcome.get("state_unknown")]
     changed = ", ".join(outcome["access_key_id"] for outcome in outcomes if outcome.get("changed")) or "none"
     verb = "would change" if check_mode else "changed"
     message = f"{len(tried)} of {len(outcomes)} access keys failed: {reasons}"
     if skipped:
+        # Each not-attempted key is in access_keys with attempted: false; a thousand IDs inline help nobody.
+        first = ", ".join(outcome["access_key_id"] for outcome in skipped[:NAMED_IN_MESSAGE])
+        more = f" and {len(skipped) - NAMED_IN_MESSAGE} more" if len(skipped) > NAMED_IN_MESSAGE else ""
         message += (
-            f" The task stopped there: {len(skipped)} access keys were not attempted "
-            f"({', '.join(outcome['access_key_id'] for outcome in skipped)})."
+            f" The task stopped there: {len(skipped)} access keys were not attempted ({first}{more}; each is in "
+            "access_keys with attempted: false)."
         )
+    if unknown:
+        message += f" The state of {', '.join(unknown)} is unknown: the update was sent but not answered."
     return f"{message} The task {verb} the others as asked: {changed}."
 
 

@@ -65,13 +65,14 @@ def test_path_prefix_limits_the_sweep_in_both_sources(ansible, moto, source):
     assert [key["access_key_id"] for key in run.result["access_keys"]] == expected
     listed = sorted(params["UserName"] for action, params in run.requests if action == "ListAccessKeys")
     assert listed == ["svc00", "svc01", "team00"]  # the people outside the path are never listed
+    # With no age filter a key made after the report could pass, so the report path pages ListUsers too.
+    assert [params for action, params in run.requests if action == "ListUsers"] == [
+        {"Version": "2010-05-08", "MaxItems": "1000", "PathPrefix": "/service/"}
+    ]
     if source == "api":
-        assert [params for action, params in run.requests if action == "ListUsers"] == [
-            {"Version": "2010-05-08", "MaxItems": "1000", "PathPrefix": "/service/"}
-        ]
         assert run.calls == Counter(ListUsers=1, ListAccessKeys=3, GetAccessKeyLastUsed=3)
     else:
-        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
+        assert run.calls == REPORT_CALLS + Counter(ListUsers=1, ListAccessKeys=3)
         assert run.result["root_access_keys"] is None  # the root user lies under no path
 
 
@@ -157,6 +158,30 @@ def test_churn_mid_sweep_is_skipped_with_the_reason(ansible, moto, proxy, source
         assert [(entry["user_name"], entry["access_key_id"]) for entry in skipped] == [("u02", None), ("u03", None)]
         assert "(slot 1 of the credential report) was deleted after the report was generated" in skipped[1]["reason"]
         assert found == ["u00", "u01", "u04", "u05"]
+
+
+def test_report_sweep_finds_keys_made_or_reactivated_after_the_report(ansible, moto, proxy):
+    made = stale_users(moto, 3)
+    moto.iam.update_access_key(UserName="u01", AccessKeyId=made["u01"][0], Status="Inactive")
+    since = {}
+
+    def hook(service, action, params, number):
+        # Once the report is read (moto builds it on GetCredentialReport): a new user with a key, a second key for
+        # u00, u01's key active again.
+        if action in ("ListUsers", "ListAccessKeys") and not since:
+            moto.iam.create_user(UserName="newbie")
+            since["newbie"] = moto.add_key("newbie")["AccessKeyId"]
+            since["u00"] = moto.add_key("u00")["AccessKeyId"]
+            moto.iam.update_access_key(UserName="u01", AccessKeyId=made["u01"][0], Status="Active")
+
+    proxy.hook = hook
+    args = dict(all_users=True, status="Active", include_last_used=False, source="credential_report", concurrency=2)
+    run = ansible.run(dict(args, **through(ansible, proxy)), module=INFO)
+    assert run.result.get("failed") is not True, run.stdout
+    found = {key["access_key_id"] for key in run.result["access_keys"]}
+    assert found == {*made["u00"], since["u00"], *made["u01"], *made["u02"], since["newbie"]}
+    by_the_hook = Counter(CreateUser=1, CreateAccessKey=2, UpdateAccessKey=1)
+    assert run.calls == REPORT_CALLS + Counter(ListUsers=1, ListAccessKeys=4) + by_the_hook
 
 
 def test_bulk_key_deleted_between_read_and_write_is_a_failure_that_says_so(ansible, moto, proxy):

@@ -282,6 +282,12 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
         },
         {"UserName": "bob"},
     )
+    # dave's key, inactive in the report, was reactivated since: it is a candidate all the same.
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))]},
+        {"UserName": "dave"},
+    )
     stubber.add_response(
         "get_access_key_last_used",
         {"UserName": "bob", "AccessKeyLastUsed": {"LastUsedDate": NOW, "ServiceName": "s3", "Region": "us-east-1"}},
@@ -291,8 +297,10 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
     sweep = iam_access_key_info.Sweep(client, task)
     keys = iam_access_key_info.find_keys(sweep, task, NOW)
     assert [(key["access_key_id"], key["days_since_last_use"], key["last_used_date"]) for key in keys] == [
-        ("AKIABOB0000000000001", 696, None)
+        ("AKIABOB0000000000001", 696, None),
+        ("AKIADAVE000000000001", 971, "2024-04-01T00:00:00+00:00"),
     ]
+    stubber.assert_no_pending_responses()
     result = iam_access_key_info.report(sweep, keys)
     assert result["source"] == "credential_report"
     assert result["credential_report_generated"] == "2026-11-28T09:00:00+00:00"
@@ -324,3 +332,93 @@ def test_gone_since_report_names_slots_no_listed_key_matches():
     assert [(slot["user_name"], slot["slot"], slot["create_date"]) for slot in gone] == [
         ("alice", 2, "2026-06-01T09:15:30+00:00")
     ]
+
+
+GARBLED = [
+    REPORT.replace(b"2026-01-10T08:00:00+00:00", b"last tuesday"),  # a date that is no date
+    REPORT.replace(b"user,arn,", b"name,arn,", 1),  # no user column
+    b"\xff\xfe" + REPORT,  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("content", GARBLED, ids=["bad-date", "no-user-column", "not-utf8"])
+def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, content):
+    with pytest.raises(KeyguardError, match=r"^The IAM credential report is unreadable \(") as raised:
+        parse_report(content)
+    assert raised.value.code == "ReportUnreadable" and "\n" not in str(raised.value)
+
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
+    stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
+    task = params()
+    sweep = iam_access_key_info.Sweep(client, task)
+    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    (warning,) = sweep.warnings
+    assert "instead of the credential report: The IAM credential report is unreadable" in warning
+    assert iam_access_key_info.report(sweep, [])["source"] == "api"
+
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
+    task = params(source="credential_report")
+    with pytest.raises(KeyguardError, match="unreadable"):
+        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+    stubber.assert_no_pending_responses()
+
+
+def test_keys_the_report_cannot_show_are_found_when_the_filters_could_select_them(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # status: Active with no age filter: a key made after the report could pass, so every user is listed. Since
+    # the report: erin was created with a key, carol (no key then) made one, dave's inactive key was reactivated.
+    user = {"Path": "/", "UserId": "AIDAEXAMPLE000000001", "CreateDate": NOW}
+    names = ["alice", "bob", "carol", "dave", "erin"]
+    users = [dict(user, UserName=name, Arn=f"arn:aws:iam::123456789012:user/{name}") for name in names]
+    stubber.add_response("list_users", {"Users": users, "IsTruncated": False}, {"MaxItems": 1000})
+    fresh = {
+        "alice": [metadata("AKIAALICE00000000001", "alice", at("2026-01-10T08:00:00+00:00"))],
+        "bob": [metadata("AKIABOB0000000000001", "bob", at("2025-01-01T00:00:00+00:00"))],
+        "carol": [metadata("AKIACAROL00000000001", "carol", at("2026-11-28T10:30:00+00:00"))],
+        "dave": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))],
+        "erin": [metadata("AKIAERIN000000000001", "erin", at("2026-11-28T11:00:00+00:00"))],
+    }
+    for name in names:
+        stubber.add_response("list_access_keys", {"AccessKeyMetadata": fresh[name]}, {"UserName": name})
+    for key_id, user_name in (("AKIACAROL00000000001", "carol"), ("AKIAERIN000000000001", "erin")):
+        stubber.add_response(
+            "get_access_key_last_used",
+            {"UserName": user_name, "AccessKeyLastUsed": {"Region": "N/A", "ServiceName": "N/A"}},
+            {"AccessKeyId": key_id},
+        )
+    task = params(status="Active")
+    keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+    assert sorted(key["access_key_id"] for key in keys) == sorted(key[0]["AccessKeyId"] for key in fresh.values())
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("filters", "lists_users"),
+    [
+        (dict(), True),
+        (dict(older_than_days=0), True),
+        (dict(unused_for_days=45), False),  # the report is 3 hours old: a key made since is 3 hours old at most
+        (dict(older_than_days=90, status="Active"), False),
+    ],
+)
+def test_every_user_is_listed_only_when_a_key_made_after_the_report_could_pass(filters, lists_users):
+    task = params(**filters)
+    assert iam_access_key_info.new_keys_may_pass(task, GENERATED, NOW) is lists_users
+    assert iam_access_key_info.new_keys_may_pass(task, None, NOW) is True
+
+
+def test_a_report_older_than_its_own_dates_is_bounded_by_its_latest_date(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    moto_time = datetime(2015, 2, 2, 20, 2, 2, tzinfo=timezone.utc)  # what moto always says
+    stubber.add_response("get_credential_report", {"Content": REPORT, "GeneratedTime": moto_time}, {})
+    sweep = iam_access_key_info.Sweep(client, params(unused_for_days=45))
+    sweep.read_report()
+    assert sweep.report_generated == "2015-02-02T20:02:02+00:00"  # reported as IAM said
+    assert sweep.generated == at("2026-11-27T16:00:00+00:00")  # alice's last use: the report is no older
+    assert iam_access_key_info.new_keys_may_pass(params(unused_for_days=45), sweep.generated, NOW) is False

@@ -7,8 +7,9 @@ import threading
 import time
 
 import pytest
+from botocore.exceptions import ClientError, SSLError
 
-from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError, describe_error
 from ansible_collections.keyguard.aws.plugins.module_utils._pool import Stop, run_ordered, validate_concurrency
 
 
@@ -76,3 +77,29 @@ def test_a_bug_in_a_worker_is_raised_in_the_caller():
 def test_concurrency_bounds(value):
     with pytest.raises(KeyguardError, match="concurrency must be between 1 and 32"):
         validate_concurrency(value)
+
+
+def _tls_failure():
+    """Return the error a certificate that cannot be verified gives: botocore's SSLError, described."""
+    return describe_error(SSLError(endpoint_url="https://iam.amazonaws.com/", error="CERTIFICATE_VERIFY_FAILED"), "X")
+
+
+def _proxy_page():
+    """Return the error a proxy's block page gives: an HTTP 403 with no AWS error code or request ID."""
+    response = {"Error": {"Code": "403", "Message": "Forbidden"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    return describe_error(ClientError(response, "ListAccessKeys"), "ListAccessKeys")
+
+
+@pytest.mark.parametrize("make_error", [_tls_failure, _proxy_page])
+def test_tls_and_non_iam_answers_stop_the_run(make_error):
+    error = make_error()
+    assert error.code in ("SSLError", "NotIAM")
+
+    def work(i):
+        if i == 0:
+            raise error
+        return i
+
+    outcomes = run_ordered(work, range(5), 1, Stop())
+    assert outcomes[0].error is error
+    assert all(outcome.not_attempted is error for outcome in outcomes[1:])

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import botocore.session
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
@@ -646,3 +647,46 @@ def test_main_bulk_option_rules(args, fragment, capsys, no_connect):
     result = run_main(args, capsys)
     assert result["failed"] is True
     assert fragment in result["msg"]
+
+
+def time_out_updates(client):
+    """Make every UpdateAccessKey of this client end in a read timeout once the request went out (and was checked)."""
+
+    def timed_out(**_kwargs):
+        raise ReadTimeoutError(endpoint_url="https://iam.amazonaws.com/")
+
+    client.meta.events.register("after-call.iam.UpdateAccessKey", timed_out)
+
+
+def test_an_unanswered_update_leaves_the_key_state_unknown_not_unchanged(iam):
+    client, stubber = iam
+    time_out_updates(client)
+    expect_list(stubber, [metadata("Active", "bob", K1)], "bob")
+    expect_update(stubber, "Inactive", "bob", K1)
+    with pytest.raises(KeyguardError, match=f"^Access key {K1} of IAM user 'bob': the update to Inactive was sent"):
+        ensure(client, access_key_id=K1)
+
+    expect_list(stubber, [metadata("Active", "bob", K1), metadata("Active", "bob", K2)], "bob")
+    expect_update(stubber, "Inactive", "bob", K1)
+    with pytest.raises(KeyguardError) as caught:
+        bulk(client, [{"access_key_id": k, "user_name": "bob"} for k in (K1, K2)])
+    message = str(caught.value)
+    assert "its state is unknown (it may be Inactive or still Active)" in message
+    assert f"1 access keys were not attempted ({K2}; each is in access_keys with attempted: false)" in message
+    assert f"The state of {K1} is unknown: the update was sent but not answered." in message
+    first, second = caught.value.result["access_keys"]
+    assert "changed" not in first and first["state_unknown"] is True and first["failed"] is True
+    assert (second["attempted"], second["changed"]) == (False, False)
+    assert caught.value.result["changed"] is False
+
+
+def test_a_stopped_bulk_names_five_not_attempted_keys_and_counts_the_rest(iam):
+    client, stubber = iam
+    keys = [f"AKIAEXAMPLE{i:09d}" for i in range(40)]
+    expect_error(stubber, "list_access_keys", "ServiceUnavailable", {"UserName": "bob"}, 503)
+    with pytest.raises(KeyguardError) as caught:
+        bulk(client, [{"access_key_id": k, "user_name": "bob"} for k in keys])
+    message = str(caught.value)
+    assert f"39 access keys were not attempted ({', '.join(keys[1:6])} and 34 more;" in message
+    assert keys[6] not in message and len(message) < 1000
+    assert sum(r.get("attempted") is False for r in caught.value.result["access_keys"]) == 39
