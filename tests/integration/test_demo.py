@@ -57,7 +57,11 @@ def test_demo_org_lists_the_organization_and_sweeps_every_account():
     assert "|--@ou_root_workloads_prod:" in graph and "|  |  |--prod-payments" in graph
     assert "closed-legacy" not in graph  # suspended
     changed = [
-        re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.MULTILINE)
+        [
+            row
+            for row in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.MULTILINE)
+            if row[0] != "localhost"  # the sweep's first play, which checks the inventory is not empty
+        ]
         for recap in proc.stdout.split("PLAY RECAP")[1:]
     ]
     assert [sorted(run) for run in changed] == [
