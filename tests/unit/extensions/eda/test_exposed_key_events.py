@@ -465,6 +465,17 @@ def assert_no_template_in(keyguard):
             assert "{" not in str(value) and "'" not in str(value) and " " not in str(value), (name, value)
 
 
+def keyguard_with_template_at(name, path):
+    """Return the keyguard fields of the one event the sample makes once PIPE is put at path."""
+    event = sample(name)
+    target = event
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = PIPE
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    return only
+
+
 @pytest.mark.parametrize(
     ("path", "field"),
     [
@@ -476,12 +487,7 @@ def assert_no_template_in(keyguard):
     ],
 )
 def test_a_template_in_any_health_field_is_never_handed_on(path, field):
-    event = sample("health_credentials_exposed")
-    target = event
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = PIPE
-    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    only = keyguard_with_template_at("health_credentials_exposed", path)
     assert only["actionable"] is False
     assert field in only["not_actionable_reason"]
     assert_no_template_in(only)
@@ -498,12 +504,7 @@ def test_a_template_in_any_health_field_is_never_handed_on(path, field):
     ],
 )
 def test_a_template_in_any_guardduty_field_is_never_handed_on(path, field):
-    event = sample("guardduty_malicious_ip_caller")
-    target = event
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = PIPE
-    (only,) = keyguard_of(source.events_from_body(json.dumps(event)))
+    only = keyguard_with_template_at("guardduty_malicious_ip_caller", path)
     assert only["actionable"] is False
     assert field in only["not_actionable_reason"]
     assert_no_template_in(only)
