@@ -18,9 +18,12 @@ description:
     gets C(ansible_connection=local), since the work runs on the controller with the role in
     C(account_role_arn). Set C(ansible_python_interpreter) to V({{ ansible_playbook_python }}) in the play, as
     C(playbooks/org_cis_sweep.yml) does, so that no interpreter discovery runs for each account.
-  - "Host vars: C(account_id), C(account_name), C(account_email), C(account_status), C(account_arn),
+  - "Host vars: C(account_id), C(account_name), C(account_email), C(account_state), C(account_arn),
     C(account_ou_id) and C(account_ou_path) (V(null) without O(organizational_units)), and C(account_role_arn)
     built from O(role_arn_template). Every value from AWS is marked unsafe, so it is never templated."
+  - "C(account_state) is the account's C(State) (see O(account_states)). C(account_status) is deprecated and will
+    be removed in 1.0.0: it holds the same value as C(account_state), so an expression such as
+    C(account_status == 'ACTIVE') keeps working; use C(account_state)."
   - The credentials must belong to the organization's management account or a delegated administrator for
     AWS Organizations; O(assume_role_arn) or O(profile) can reach it from elsewhere.
   - The source file's name must end with V(accounts.yml) or V(accounts.yaml).
@@ -52,12 +55,32 @@ options:
     type: list
     elements: str
     default: []
-  account_statuses:
+  account_states:
     description:
-      - Only accounts in these states. Suspended (closed) accounts cannot be reached, so they are left out by default.
+      - Only accounts in these states, from the C(State) of Organizations' C(Account) object.
+      - V(SUSPENDED) and V(CLOSED) accounts cannot be reached, so they are left out by default. V(CLOSED) is an
+        account in its 90 days after closure; V(PENDING_ACTIVATION) one that AWS has not activated yet.
+      - Where Organizations sends no C(State) (an older endpoint or a stand-in), the retired C(Status) is read
+        instead; its values V(ACTIVE), V(SUSPENDED) and V(PENDING_CLOSURE) mean the same states.
     type: list
     elements: str
+    choices: [PENDING_ACTIVATION, ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED]
     default: [ACTIVE]
+    version_added: 0.2.0
+  account_statuses:
+    description:
+      - Deprecated, use O(account_states). It filters on the same states, named as by the C(Status) field that AWS
+        retired on 2026-09-09.
+      - V(ACTIVE) and V(PENDING_CLOSURE) select the same states of O(account_states); V(SUSPENDED) selects
+        V(SUSPENDED) and V(CLOSED), since C(Status) called a closed account V(SUSPENDED).
+      - Cannot be combined with O(account_states).
+    type: list
+    elements: str
+    choices: [ACTIVE, SUSPENDED, PENDING_CLOSURE]
+    deprecated:
+      why: AWS retired the Status field of the Organizations Account object on 2026-09-09; State replaces it.
+      version: 1.0.0
+      alternatives: account_states
   include_accounts:
     description: Only these account IDs (12 digits, quoted in YAML).
     type: list
@@ -154,6 +177,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._organizations import
 
 OPTIONS = (
     "organizational_units",
+    "account_states",
     "account_statuses",
     "include_accounts",
     "exclude_accounts",
@@ -242,6 +266,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         options = {name: self.get_option(name) for name in OPTIONS}
         params = {name: self.get_option(name) for name in CONNECTION_ARGS}
         try:
+            if options["account_statuses"] is not None and self.get_option_and_origin("account_states")[1] != "default":
+                raise KeyguardError("account_states and account_statuses (deprecated) both set; keep account_states.")
             validate_options(options)
             check_rules(params)
             validate_connection(params)

@@ -19,7 +19,11 @@ ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
 UNIT_ID_PATTERN = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")
 DEFAULT_ROLE_ARN_TEMPLATE = "arn:{partition}:iam::{account_id}:role/OrganizationAccountAccessRole"
 TEMPLATE_FIELDS = ("partition", "account_id", "account_name")
-STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
+# The account's lifecycle as Organizations' Account.State gives it; Account.Status was retired on 2026-09-09.
+STATES = ("PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
+# The retired Status values, and the States each one covers: a closed account was SUSPENDED under Status.
+STATUSES = {"ACTIVE": ("ACTIVE",), "SUSPENDED": ("SUSPENDED", "CLOSED"), "PENDING_CLOSURE": ("PENDING_CLOSURE",)}
+DEFAULT_STATES = ("ACTIVE",)
 
 
 def validate_options(options):
@@ -36,9 +40,15 @@ def validate_options(options):
                     f"{name}: {account_id!r} is not an AWS account ID (12 digits; quote it in YAML to keep "
                     "leading zeros)."
                 )
+    for state in options.get("account_states") or []:
+        if state not in STATES:
+            raise KeyguardError(f"account_states: {state!r} is not one of {', '.join(STATES)}.")
     for status in options.get("account_statuses") or []:
         if status not in STATUSES:
-            raise KeyguardError(f"account_statuses: {status!r} is not one of {', '.join(STATUSES)}.")
+            raise KeyguardError(
+                f"account_statuses: {status!r} is not one of {', '.join(STATUSES)}; account_statuses is deprecated, "
+                f"use account_states ({', '.join(STATES)})."
+            )
     if options.get("account_name_pattern") is not None:
         try:
             re.compile(options["account_name_pattern"])
@@ -135,16 +145,30 @@ def walk_units(client, unit_ids):
     return accounts
 
 
+def account_state(account):
+    """Return the account's State, or where AWS sends none, the State its retired Status stands for."""
+    # Status (ACTIVE, SUSPENDED, PENDING_CLOSURE) names the same phases as State, which adds PENDING_ACTIVATION and
+    # tells CLOSED from SUSPENDED; an answer with Status alone comes from an older API or a stand-in such as moto.
+    return account.get("State") or account.get("Status")
+
+
+def wanted_states(options):
+    """Return the set of States to keep: account_statuses (deprecated) mapped to States if given, else account_states."""
+    if options.get("account_statuses") is not None:
+        return {state for status in options["account_statuses"] for state in STATUSES[status]}
+    return set(options.get("account_states") or DEFAULT_STATES)
+
+
 def select_accounts(accounts, options):
-    """Return the accounts that pass the status, ID and name filters, in listing order."""
-    statuses = set(options.get("account_statuses") or ["ACTIVE"])
+    """Return the accounts that pass the state, ID and name filters, in listing order."""
+    states = wanted_states(options)
     include = set(options.get("include_accounts") or [])
     exclude = set(options.get("exclude_accounts") or [])
     pattern = options.get("account_name_pattern")
     return [
         account
         for account in accounts
-        if account.get("Status") in statuses
+        if account_state(account) in states
         and (not include or account["Id"] in include)
         and account["Id"] not in exclude
         and (pattern is None or re.search(pattern, account.get("Name", "")))
@@ -159,7 +183,8 @@ def host_vars(account, template):
         account_id=account["Id"],
         account_name=account.get("Name"),
         account_email=account.get("Email"),
-        account_status=account.get("Status"),
+        account_state=account_state(account),
+        account_status=account_state(account),  # deprecated: the name of the retired field, with State's value
         account_arn=account.get("Arn"),
         account_ou_id=account["OuId"],
         account_ou_path="/".join(account["OuPath"]) if account["OuPath"] else None,

@@ -1,5 +1,8 @@
 """An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one action with an error.
 
+It also answers as AWS does today where moto lags behind: it takes the fields AWS has retired (RETIRED) out of
+moto's JSON answers, so that the code under test never sees them.
+
 A fault may be limited to requests with given parameters (for example one RoleArn of sts:AssumeRole). The proxy
 forwards one request at a time and logs each in the order moto applied it, with moto's answer, so tests of
 concurrent runs know which write came last, and tests of secrets know what the server handed out.
@@ -8,6 +11,7 @@ concurrent runs know which write came last, and tests of secrets know what the s
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +22,30 @@ ERROR_BODY = (
     "<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
     "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
 )
+
+
+# Fields AWS no longer sends, by JSON-protocol service (X-Amz-Target prefix) and the shapes that held them.
+# Organizations' Account.Status was retired on 2026-09-09 (State replaces it); moto still sends it.
+RETIRED = {"AWSOrganizationsV20161128": {"Account": "Status", "Accounts": "Status"}}
+
+
+def drop_retired(target, payload):
+    """Return a JSON answer of the X-Amz-Target `target` without the fields that AWS has retired."""
+    retired = RETIRED.get(target.partition(".")[0])
+    if not retired or not payload:
+        return payload
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(answer, dict):
+        return payload
+    for key, field in retired.items():
+        value = answer.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                item.pop(field, None)
+    return json.dumps(answer).encode()
 
 
 class FaultProxy:
@@ -71,8 +99,12 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-                action = params.pop("Action", "")
+                target = self.headers.get("X-Amz-Target", "")
+                if target:  # JSON protocol (Organizations): the action is in the header, the parameters JSON
+                    action, params = target.rpartition(".")[2], json.loads(body or b"{}")
+                else:
+                    params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+                    action = params.pop("Action", "")
                 fault = proxy._take_fault(action, params)
                 if fault:
                     status, code, message = fault
@@ -85,7 +117,7 @@ class FaultProxy:
                     upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
                     upstream.request("POST", self.path, body, dict(self.headers))
                     response = upstream.getresponse()
-                    payload = response.read()
+                    payload = drop_retired(target, response.read())
                     upstream.close()
                     proxy.applied.append((action, params))
                     proxy.replies.append((action, payload.decode("utf-8", "replace")))

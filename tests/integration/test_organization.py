@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
+from fault_proxy import FaultProxy
 from harness import ADMIN_KEY, ADMIN_SECRET, BIN, REPO, assert_clean_failure, clean_environment
 from test_awx_runner import injected, sts_credentials
 
@@ -40,6 +41,7 @@ class Org:
     ids: dict  # account name -> account ID
     stale: dict  # account ID -> IDs of the Active keys unused for 100 days
     units: dict  # OU name -> OU ID
+    today: FaultProxy  # what ansible reaches Organizations through: moto, answering as AWS does today
 
     def keys(self, name):
         """Return {access_key_id: status} of the account's keys, read from its own IAM."""
@@ -51,11 +53,21 @@ class Org:
 
 
 @pytest.fixture
-def org(moto):
+def aws_today(moto, ansible):
+    """Route every run's Organizations calls through a proxy that answers as AWS does today (no Account.Status)."""
+    proxy = FaultProxy(moto.url)
+    ansible.env["AWS_ENDPOINT_URL_ORGANIZATIONS"] = proxy.url
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def org(moto, aws_today):
     """An organization: alpha in Workloads/Prod, beta in Workloads, gamma under the root, delta closed.
 
     Each member has a user with a key unused for 100 days, one with a fresh key and one with an old key already
     Inactive; the management account has a stale key of its own, which the sweep must never touch.
+    Every ansible run reaches Organizations through `aws_today`, so that no run sees the retired Account.Status.
     """
     aws = MotoOrganization(moto.url, ADMIN_KEY, ADMIN_SECRET)
     units = {"Workloads": aws.unit("Workloads")}
@@ -84,7 +96,7 @@ def org(moto):
     moto.days_ago(0)
     aws.close(ids["delta"])
     moto.clear_calls()
-    return Org(moto, aws, ids, stale, units)
+    return Org(moto, aws, ids, stale, units, aws_today)
 
 
 def environment(ansible, moto, **extra):
@@ -177,6 +189,7 @@ def test_inventory_lists_active_accounts_with_their_vars(ansible, moto, org, tmp
         "account_id": alpha,
         "account_name": "alpha",
         "account_email": "alpha@example.com",
+        "account_state": "ACTIVE",
         "account_status": "ACTIVE",
         "account_arn": hostvars[alpha]["account_arn"],
         "account_ou_id": None,
@@ -191,10 +204,23 @@ def test_inventory_lists_active_accounts_with_their_vars(ansible, moto, org, tmp
     assert calls(moto) == Counter({"ListAccounts": 1})  # the listing, and no other call
 
 
+def test_inventory_reads_state_now_that_aws_no_longer_sends_status(ansible, moto, org, tmp_path):
+    done, listing = inventory(ansible, moto, inventory_source(tmp_path))
+
+    assert done.returncode == 0, done.stderr
+    # Before State was read, every account failed the ACTIVE filter on the missing Status: an empty inventory.
+    hostvars = {host: plain(v) for host, v in listing["_meta"]["hostvars"].items()}
+    assert set(hostvars) == {org.ids[name] for name in ("alpha", "beta", "gamma", "master")}
+    assert {(v["account_state"], v["account_status"]) for v in hostvars.values()} == {("ACTIVE", "ACTIVE")}
+    (reply,) = [json.loads(body) for action, body in org.today.replies if action == "ListAccounts"]
+    assert len(reply["Accounts"]) == 5 and all("State" in a and "Status" not in a for a in reply["Accounts"])
+    assert "deprecat" not in done.stderr.lower()
+
+
 def test_inventory_suspended_accounts_on_request_and_filters(ansible, moto, org, tmp_path):
     source = inventory_source(
         tmp_path,
-        account_statuses=["ACTIVE", "SUSPENDED"],
+        account_states=["ACTIVE", "SUSPENDED"],
         exclude_accounts=[org.ids["master"]],
         account_name_pattern="^(alpha|delta|gamma)$",
         hostname="name",
@@ -205,12 +231,33 @@ def test_inventory_suspended_accounts_on_request_and_filters(ansible, moto, org,
     assert done.returncode == 0, done.stderr
     hostvars = {host: plain(v) for host, v in listing["_meta"]["hostvars"].items()}
     assert set(hostvars) == {"alpha", "delta", "gamma"}
-    assert hostvars["delta"]["account_status"] == "SUSPENDED"
+    assert hostvars["delta"]["account_state"] == "SUSPENDED"
     assert hostvars["gamma"]["account_role_arn"] == f"arn:aws:iam::{org.ids['gamma']}:role/audit/Keyguard-gamma"
 
     included = inventory_source(tmp_path, name="two.accounts.yml", include_accounts=[org.ids["beta"], org.ids["gamma"]])
     done, listing = inventory(ansible, moto, included)
     assert set(listing["_meta"]["hostvars"]) == {org.ids["beta"], org.ids["gamma"]}
+
+
+def test_inventory_account_statuses_still_works_with_a_deprecation(ansible, moto, org, tmp_path):
+    source = inventory_source(tmp_path, account_statuses=["SUSPENDED"])
+    done, listing = inventory(ansible, moto, source)
+
+    assert done.returncode == 0, done.stderr
+    assert set(listing["_meta"]["hostvars"]) == {org.ids["delta"]}
+    assert plain(listing["_meta"]["hostvars"][org.ids["delta"]])["account_status"] == "SUSPENDED"
+    warning = " ".join(done.stderr.split())
+    assert "account_statuses option" in warning and "Alternatives: account_states" in warning, warning
+
+    both = inventory_source(tmp_path, name="both.accounts.yml", account_statuses=["ACTIVE"], account_states=["ACTIVE"])
+    env = environment(
+        ansible, moto, ANSIBLE_INVENTORY_ENABLED="keyguard.aws.accounts", ANSIBLE_INVENTORY_UNPARSED_FAILED="1"
+    )
+    done, _listing = inventory(ansible, moto, both, env=env)
+    assert done.returncode != 0
+    assert (
+        "keyguard.aws.accounts: account_states and account_statuses (deprecated) both set; keep account_states."
+    ) in " ".join(done.stderr.split())
 
 
 def test_inventory_walks_units_with_groups_compose_and_keyed_groups(ansible, moto, org, tmp_path):

@@ -10,16 +10,21 @@ from ansible_collections.keyguard.aws.plugins.module_utils import _organizations
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
 
 
-def account(account_id, name, status="ACTIVE", partition="aws"):
-    """Return an account as Organizations lists it."""
-    return {
+def account(account_id, name, state="ACTIVE", partition="aws", status=None):
+    """Return an account as Organizations lists it today: with State, and Status (retired) only if given."""
+    listed = {
         "Id": account_id,
         "Arn": f"arn:{partition}:organizations::999999999999:account/o-exampleorg/{account_id}",
         "Email": f"{name}@example.com",
         "Name": name,
-        "Status": status,
+        "State": state,
         "JoinedMethod": "CREATED",
     }
+    if status is not None:
+        listed["Status"] = status
+    if state is None:
+        del listed["State"]
+    return listed
 
 
 @pytest.fixture
@@ -144,7 +149,7 @@ def test_select_accounts_filters_by_status_id_and_name():
         account("111111111111", "prod-a"),
         account("222222222222", "prod-b"),
         account("333333333333", "dev"),
-        account("444444444444", "prod-closed", status="SUSPENDED"),
+        account("444444444444", "prod-closed", state="SUSPENDED"),
     ]
     pick = _organizations.select_accounts
 
@@ -156,7 +161,35 @@ def test_select_accounts_filters_by_status_id_and_name():
             accounts, {"exclude_accounts": ["222222222222"], "include_accounts": ["222222222222", "333333333333"]}
         )
     ] == ["333333333333"]
-    assert [a["Id"] for a in pick(accounts, {"account_statuses": ["SUSPENDED"]})] == ["444444444444"]
+    assert [a["Id"] for a in pick(accounts, {"account_states": ["SUSPENDED"]})] == ["444444444444"]
+
+
+def test_select_accounts_reads_state_and_falls_back_to_status_only_without_it():
+    accounts = [
+        account("111111111111", "today"),  # as AWS answers since 2026-09-09: State only
+        account("222222222222", "both", state="SUSPENDED", status="ACTIVE"),  # State wins where both are sent
+        account("333333333333", "older", state=None, status="ACTIVE"),  # no State: the retired Status decides
+        account("444444444444", "closed", state="CLOSED"),
+        account("555555555555", "new", state="PENDING_ACTIVATION"),
+        account("666666666666", "closing", state=None, status="SUSPENDED"),
+    ]
+    pick = _organizations.select_accounts
+
+    assert [a["Id"] for a in pick(accounts, {})] == ["111111111111", "333333333333"]
+    assert [a["Id"] for a in pick(accounts, {"account_states": ["CLOSED", "PENDING_ACTIVATION"]})] == [
+        "444444444444",
+        "555555555555",
+    ]
+    # The deprecated option in the retired vocabulary: SUSPENDED covered closed accounts too.
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": ["SUSPENDED"]})] == [
+        "222222222222",
+        "444444444444",
+        "666666666666",
+    ]
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": ["ACTIVE"], "account_states": ["CLOSED"]})] == [
+        "111111111111",
+        "333333333333",
+    ]
 
 
 def test_host_vars_build_the_role_in_the_accounts_partition():
@@ -170,6 +203,7 @@ def test_host_vars_build_the_role_in_the_accounts_partition():
         "account_id": "111111111111",
         "account_name": "cn-prod",
         "account_email": "cn-prod@example.com",
+        "account_state": "ACTIVE",
         "account_status": "ACTIVE",
         "account_arn": listed["Arn"],
         "account_ou_id": "ou-ab12-11111111",
@@ -186,7 +220,12 @@ def test_host_vars_build_the_role_in_the_accounts_partition():
         ({"exclude_accounts": ["1111"]}, "exclude_accounts: '1111' is not an AWS account ID"),
         (
             {"account_statuses": ["CLOSED"]},
-            "account_statuses: 'CLOSED' is not one of ACTIVE, SUSPENDED, PENDING_CLOSURE",
+            "account_statuses: 'CLOSED' is not one of ACTIVE, SUSPENDED, PENDING_CLOSURE; account_statuses is "
+            "deprecated, use account_states (PENDING_ACTIVATION, ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED).",
+        ),
+        (
+            {"account_states": ["active"]},
+            "account_states: 'active' is not one of PENDING_ACTIVATION, ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED.",
         ),
         ({"account_name_pattern": "[a-"}, "account_name_pattern is not a valid regular expression"),
         ({"role_arn_template": "arn:aws:iam::{account_id}:role/{region}"}, "role_arn_template uses {region}"),
