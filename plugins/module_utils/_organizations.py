@@ -8,9 +8,11 @@ import re
 import string
 
 try:
+    from botocore import __version__ as BOTOCORE_VERSION
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError:  # pragma: no cover - the inventory plugin reports botocore missing before any of this runs
     BotoCoreError = ClientError = None
+    BOTOCORE_VERSION = None
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import ROLE_ARN_PATTERN, KeyguardError
 
@@ -162,6 +164,15 @@ def wanted_states(options):
 def select_accounts(accounts, options):
     """Return the accounts that pass the state, ID and name filters, in listing order."""
     states = wanted_states(options)
+    for account in accounts:
+        if account_state(account) is None:
+            # botocore drops the fields its model does not know, and models State from 1.40.27 on: an older one
+            # hides the State that AWS sends, and AWS no longer sends Status. Never an empty inventory in silence.
+            raise KeyguardError(
+                f"Organizations listed account {account.get('Id')} without a State (or the retired Status). "
+                f"botocore {BOTOCORE_VERSION} may be too old to read State: upgrade botocore to 1.40.27 or later.",
+                "NoAccountState",
+            )
     include = set(options.get("include_accounts") or [])
     exclude = set(options.get("exclude_accounts") or [])
     pattern = options.get("account_name_pattern")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import botocore
 import botocore.session
 import pytest
 from botocore.stub import Stubber
@@ -27,13 +28,30 @@ def account(account_id, name, state="ACTIVE", partition="aws", status=None):
     return listed
 
 
+def modelled(listed, members):
+    """Return the account as a botocore without State in its model hands it over: with Status in its place."""
+    if "State" in members:
+        return listed
+    return {k: v for k, v in dict(listed, Status=listed.get("State")).items() if k in members}
+
+
 @pytest.fixture
 def organizations():
     """Yield (client, stubber) for a real Organizations client; every queued response must be used."""
     client = botocore.session.get_session().create_client(
         "organizations", region_name="us-east-1", aws_access_key_id="AKIAEXAMPLE000000000", aws_secret_access_key="x"
     )
+    members = set(client.meta.service_model.shape_for("Account").members)
+    add_response = Stubber.add_response
+
+    def add_modelled_response(self, method, response, expected_params=None):
+        """Queue the response with only the Account fields this botocore models (1.35 has no State)."""
+        if "Accounts" in response:
+            response = dict(response, Accounts=[modelled(a, members) for a in response["Accounts"]])
+        add_response(self, method, response, expected_params)
+
     with Stubber(client) as stubber:
+        stubber.add_response = add_modelled_response.__get__(stubber)
         yield client, stubber
         stubber.assert_no_pending_responses()
 
@@ -249,3 +267,15 @@ def test_bad_inventory_options_name_the_option(options, fragment):
 
 def test_default_options_are_valid():
     _organizations.validate_options({"role_arn_template": _organizations.DEFAULT_ROLE_ARN_TEMPLATE})
+
+
+def test_an_account_without_state_or_status_fails_instead_of_an_empty_inventory():
+    accounts = [account("111111111111", "a"), account("222222222222", "b", state=None)]
+
+    with pytest.raises(KeyguardError) as err:
+        _organizations.select_accounts(accounts, {})
+
+    assert str(err.value) == (
+        "Organizations listed account 222222222222 without a State (or the retired Status). "
+        f"botocore {botocore.__version__} may be too old to read State: upgrade botocore to 1.40.27 or later."
+    )
