@@ -151,6 +151,7 @@ import hashlib
 import json
 import os
 import re
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
@@ -193,6 +194,26 @@ CACHE_FORMAT = 2  # bumped when the cached listing's shape changes (2: OuIds)
 PATTERN_CHARACTERS = re.compile(r"[\s,:!&*?\[\]~]|^[@^]")
 
 display = Display()
+
+
+def url_secrets(params):
+    """Return the passwords (and user:password parts) of every URL the listing may go through, to scrub from messages."""
+    urls = [params.get("endpoint_url"), *((params.get("aws_config") or {}).get("proxies") or {}).values()]
+    urls += [
+        os.environ.get(name) for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ORGANIZATIONS", "AWS_ENDPOINT_URL_STS")
+    ]
+    urls += [os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")]
+    secrets = []
+    for url in urls:
+        if not isinstance(url, str) or "@" not in url:
+            continue
+        try:
+            parts = urlsplit(url)
+            secrets += [parts.netloc.rpartition("@")[0], parts.password]
+        except ValueError:  # not a URL that urlsplit can read: scrub whatever precedes its last @
+            secrets.append(url.rpartition("@")[0].rpartition("//")[2])
+    # The longest first, so that user:password goes whole before its password alone.
+    return sorted({s for s in secrets if s}, key=len, reverse=True)
 
 
 def check_rules(params):
@@ -274,7 +295,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             accounts = self._accounts(path, params, options, cache)
             self._populate(select_accounts(accounts, options), options)
         except KeyguardError as err:
-            message = redact(str(err), [params.get("secret_key"), params.get("session_token")])
+            secrets = [params.get("secret_key"), params.get("session_token"), *url_secrets(params)]
+            message = redact(str(err), secrets)
             raise AnsibleParserError(f"keyguard.aws.accounts: {message}") from None
 
     def _accounts(self, path, params, options, cache):

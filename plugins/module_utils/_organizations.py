@@ -14,7 +14,12 @@ except ImportError:  # pragma: no cover - the inventory plugin reports botocore 
     BotoCoreError = ClientError = None
     BOTOCORE_VERSION = None
 
-from ansible_collections.keyguard.aws.plugins.module_utils._aws import ROLE_ARN_PATTERN, KeyguardError
+from ansible_collections.keyguard.aws.plugins.module_utils._aws import ROLE_ARN_PATTERN, KeyguardError, safe_url
+
+try:
+    from botocore.parsers import ResponseParserError
+except ImportError:  # pragma: no cover
+    ResponseParserError = None
 
 ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
 # Organizations' own ID shapes: a root r-xxxx, an OU ou-xxxx-yyyyyyyy.
@@ -93,8 +98,10 @@ def paginate(client, operation, key, **params):
         for page in client.get_paginator(operation).paginate(**params):
             items.extend(page[key])
         return items
+    except (ResponseParserError, KeyError, TypeError):
+        raise not_organizations(client, operation) from None
     except (BotoCoreError, ClientError) as exc:
-        raise describe_error(exc, operation) from None
+        raise describe_error(exc, operation, client) from None
 
 
 def list_accounts(client):
@@ -110,8 +117,10 @@ def unit_name(client, unit_id):
         return "Root"
     try:
         return client.describe_organizational_unit(OrganizationalUnitId=unit_id)["OrganizationalUnit"]["Name"]
+    except (ResponseParserError, KeyError, TypeError):
+        raise not_organizations(client, "describe_organizational_unit") from None
     except (BotoCoreError, ClientError) as exc:
-        raise describe_error(exc, "describe_organizational_unit") from None
+        raise describe_error(exc, "describe_organizational_unit", client) from None
 
 
 def walk_units(client, unit_ids):
@@ -203,12 +212,33 @@ def host_vars(account, template):
     )
 
 
-def describe_error(exc, operation):
+def action_name(operation):
+    """Return the IAM action of a botocore operation name, e.g. organizations:ListAccounts."""
+    return "organizations:" + "".join(part.capitalize() for part in operation.split("_"))
+
+
+def not_organizations(client, operation, status=None):
+    """Return the KeyguardError for an answer that is not Organizations' own: a proxy's page, another service."""
+    endpoint = safe_url(client.meta.endpoint_url) if client is not None else "the Organizations endpoint"
+    answered = f"answered HTTP {status} with" if status else "answered with"
+    return KeyguardError(
+        f"{action_name(operation)}: {endpoint} {answered} something that is not an Organizations response, perhaps "
+        "a proxy's login page or a wrong endpoint. Check endpoint_url, AWS_ENDPOINT_URL_ORGANIZATIONS or "
+        "AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY.",
+        "NotOrganizations",
+    )
+
+
+def describe_error(exc, operation, client=None):
     """Return a KeyguardError with one line for a botocore exception raised by an Organizations listing."""
-    action = "organizations:" + "".join(part.capitalize() for part in operation.split("_"))
+    action = action_name(operation)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Unknown"), error.get("Message") or str(exc)
+        metadata = exc.response.get("ResponseMetadata", {})
+        if (code == "Unknown" or code.isdigit()) and not metadata.get("RequestId"):
+            # AWS names every error and gives it a request ID; a bare HTTP status is a proxy's or a gateway's page.
+            return not_organizations(client, operation, metadata.get("HTTPStatusCode", code))
         if code == "AWSOrganizationsNotInUseException":
             return KeyguardError(
                 f"{action}: the account of these credentials is not in an AWS Organization ({message}).", code

@@ -11,8 +11,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -821,3 +823,88 @@ def test_inventory_cache_is_per_listing_and_identity(ansible, moto, org, tmp_pat
     assert calls(moto, ORG_ACTIONS) == Counter({"ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3})
     cached = "".join(path.read_text() for path in (tmp_path / "cache").iterdir())
     assert ADMIN_SECRET not in cached and ADMIN_KEY not in "".join(p.name for p in (tmp_path / "cache").iterdir())
+
+
+class ProxyPage:
+    """A local HTTP server that answers every request with one fixed page, as a proxy's login page would."""
+
+    def __init__(self):
+        self.answer = (200, "text/html", b"")
+        self.seen = []
+        page = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                page.seen.append(self.path)
+                status, content_type, body = page.answer
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET = _reply
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+LOGIN_PAGE = b"<html><body><form action='/login'>Corporate proxy: please sign in</form></body></html>"
+
+
+@pytest.mark.parametrize(
+    "answer, status_text",
+    [
+        ((200, "text/html", LOGIN_PAGE), "answered with"),
+        ((200, "application/x-amz-json-1.1", b""), "answered with"),
+        ((200, "application/x-amz-json-1.1", b'{"Users": []}'), "answered with"),
+        ((407, "text/html", LOGIN_PAGE), "answered HTTP 407 with"),
+    ],
+    ids=["login-page", "empty-body", "json-without-accounts", "http-407"],
+)
+@pytest.mark.parametrize("route", ["endpoint_url", "aws_config.proxies"])
+def test_inventory_answered_by_something_else_fails_in_one_line_without_the_password(
+    ansible, moto, tmp_path, answer, status_text, route
+):
+    page = ProxyPage()
+    page.answer = answer
+    try:
+        if route == "endpoint_url":
+            endpoint = f"http://listing-user:endpoint-pw-77@127.0.0.1:{page.port}"
+            options = {"endpoint_url": endpoint}
+        else:  # the request goes to AWS's endpoint through a corporate proxy with credentials in its URL
+            endpoint = "http://organizations.us-east-1.amazonaws.com"
+            proxy = f"http://proxy-user:proxy-pw-88@127.0.0.1:{page.port}"
+            options = {"endpoint_url": endpoint, "aws_config": {"proxies": {"http": proxy}}}
+        cache = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "c")}
+        source = inventory_source(tmp_path, **options, **cache)
+        env = environment(
+            ansible, moto, ANSIBLE_INVENTORY_ENABLED="keyguard.aws.accounts", ANSIBLE_INVENTORY_UNPARSED_FAILED="1"
+        )
+        done, _listing = inventory(ansible, moto, source, "-vvvv", env=env)
+    finally:
+        page.close()
+
+    assert page.seen, "the request never reached the page"
+    assert done.returncode != 0
+    output = " ".join((done.stdout + done.stderr).split())
+    shown = endpoint.replace("listing-user:endpoint-pw-77@", "")
+    assert (
+        f"keyguard.aws.accounts: organizations:ListAccounts: {shown} {status_text} something that is not an "
+        "Organizations response, perhaps a proxy's login page or a wrong endpoint. Check endpoint_url, "
+        "AWS_ENDPOINT_URL_ORGANIZATIONS or AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY."
+    ) in output, output
+    assert "'Accounts'" not in output and "Traceback" not in output
+    cached = "".join(p.read_text() for p in (tmp_path / "c").iterdir()) if (tmp_path / "c").exists() else ""
+    for secret in ("endpoint-pw-77", "proxy-pw-88", "listing-user", "proxy-user"):
+        assert secret not in output and secret not in cached and secret not in source.name
