@@ -189,7 +189,7 @@ OPTIONS = (
 # Who lists and where: part of the cache key, so that another identity or endpoint never gets this one's listing.
 IDENTITY_OPTIONS = ("access_key", "profile", "region", "endpoint_url", "assume_role_arn")
 IDENTITY_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ORGANIZATIONS")
-CACHE_FORMAT = 2  # bumped when the cached listing's shape changes (2: OuIds)
+CACHE_FORMAT = 3  # bumped when the cached listing's shape changes (2: OuIds; 3: {accounts, units})
 # Characters that a host pattern (--limit, hosts:) reads as syntax, not as part of a name.
 PATTERN_CHARACTERS = re.compile(r"[\s,:!&*?\[\]~]|^[@^]")
 
@@ -233,17 +233,13 @@ def group_name(path):
     return "ou_" + re.sub(r"[^a-z0-9_]", "_", "_".join(path).lower())
 
 
-def unit_groups(accounts):
-    """Return {OU ID: group name} for every OU on the accounts' paths, each name unique.
+def unit_groups(paths):
+    """Return {OU ID: group name} for every OU listed ({OU ID: path of names}), each name unique.
 
     Different OUs can fold to one name (Prod and prod, a_b and a/b, accented letters): each of those gets its
-    OU ID appended, so that a group never holds the accounts of another OU.
+    OU ID appended, so that a group never holds the accounts of another OU. The names depend on every OU listed,
+    never on which accounts pass the filters, so a group keeps its name whatever the filters select.
     """
-    paths = {}
-    for account in accounts:
-        ids, names = account.get("OuIds") or [], account.get("OuPath") or []
-        for depth in range(1, len(ids) + 1):
-            paths[ids[depth - 1]] = names[:depth]
     owners = {}
     for unit_id, path in paths.items():
         owners.setdefault(group_name(path), []).append(unit_id)
@@ -292,15 +288,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             validate_options(options)
             check_rules(params)
             validate_connection(params)
-            accounts = self._accounts(path, params, options, cache)
-            self._populate(select_accounts(accounts, options), options)
+            listing = self._accounts(path, params, options, cache)
+            self._populate(select_accounts(listing["accounts"], options), unit_groups(listing["units"]), options)
         except KeyguardError as err:
             secrets = [params.get("secret_key"), params.get("session_token"), *url_secrets(params)]
             message = redact(str(err), secrets)
             raise AnsibleParserError(f"keyguard.aws.accounts: {message}") from None
 
     def _accounts(self, path, params, options, cache):
-        """Return the listed accounts, from the inventory cache when it is on and fresh."""
+        """Return the listing ({accounts, units}), from the inventory cache when it is on and fresh."""
         cache_key = f"{self.get_cache_key(path)}_{cache_suffix(params, options)}"
         use_cache = self.get_option("cache") and cache
         if use_cache:
@@ -308,29 +304,29 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 return self._cache[cache_key]
             except KeyError:
                 pass  # not cached yet, or expired
-        accounts = self._list(params, options)
+        listing = self._list(params, options)
         if self.get_option("cache"):
-            self._cache[cache_key] = accounts
-        return accounts
+            self._cache[cache_key] = listing
+        return listing
 
     def _list(self, params, options):
-        """Return the accounts as AWS lists them: all of them, or those under the given OUs."""
+        """Return {accounts, units}: the accounts as AWS lists them (all, or those under the given OUs), and the OUs."""
         if not HAS_BOTOCORE:
             raise KeyguardError("the botocore Python library is required on the controller; pip install botocore.")
         connection = connect(params, service="organizations")
         try:
             units = options["organizational_units"]
-            accounts = walk_units(connection.client, units) if units else list_accounts(connection.client)
+            accounts, paths = walk_units(connection.client, units) if units else (list_accounts(connection.client), {})
         except KeyguardError as err:
             raise KeyguardError(redact(str(err), connection.secrets), err.code) from None
         # JSON-safe for the cache: the listing's datetimes become text.
-        return [{k: to_native(v) if k == "JoinedTimestamp" else v for k, v in a.items()} for a in accounts]
+        accounts = [{k: to_native(v) if k == "JoinedTimestamp" else v for k, v in a.items()} for a in accounts]
+        return {"accounts": accounts, "units": paths}
 
-    def _populate(self, accounts, options):
+    def _populate(self, accounts, groups, options):
         """Add one host per account, its vars, its OU groups, and the constructed groups and vars."""
         template = options["role_arn_template"] or DEFAULT_ROLE_ARN_TEMPLATE
         strict = self.get_option("strict")
-        groups = unit_groups(accounts)
         names = {}
         for account in accounts:
             # Everything here comes from AWS (an account's name is anyone's choice): never a template.

@@ -124,10 +124,12 @@ def unit_name(client, unit_id):
 
 
 def walk_units(client, unit_ids):
-    """Return the accounts under these roots or OUs and every OU below them, each with its path from the outermost.
+    """Return (accounts, units): the accounts under these roots or OUs and every OU below them, and every OU walked.
 
     Each OU is listed once, whatever the order of unit_ids and even when one of them lies under another: an
-    account's path (OuPath, names; OuIds, IDs) then starts at the outermost given root or OU above it.
+    account's path (OuPath, names; OuIds, IDs) then starts at the outermost given root or OU above it. units maps
+    every root and OU walked, with accounts or without, to its path of names, so that group names can depend on
+    the OUs alone.
     """
     names, parents, members, order = {}, {}, {}, []
     pending = list(dict.fromkeys(unit_ids))
@@ -144,16 +146,17 @@ def walk_units(client, unit_ids):
     for unit_id in unit_ids:
         if unit_id not in names:  # outermost: no listing named it, so ask (a root needs no call)
             names[unit_id] = unit_name(client, unit_id)
-    accounts, seen = [], set()
+    accounts, seen, units = [], set(), {}
     for unit_id in order:
         ids = [unit_id]
         while ids[0] in parents:
             ids.insert(0, parents[ids[0]])
+        units[unit_id] = [names[i] for i in ids]
         for account in members[unit_id]:
             if account["Id"] not in seen:
                 seen.add(account["Id"])
                 accounts.append(dict(account, OuPath=[names[i] for i in ids], OuIds=ids, OuId=unit_id))
-    return accounts
+    return accounts, units
 
 
 def account_state(account):

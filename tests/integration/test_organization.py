@@ -908,3 +908,30 @@ def test_inventory_answered_by_something_else_fails_in_one_line_without_the_pass
     cached = "".join(p.read_text() for p in (tmp_path / "c").iterdir()) if (tmp_path / "c").exists() else ""
     for secret in ("endpoint-pw-77", "proxy-pw-88", "listing-user", "proxy-user"):
         assert secret not in output and secret not in cached and secret not in source.name
+
+
+def test_inventory_ou_group_names_do_not_depend_on_the_filters(ansible, moto, org, tmp_path):
+    upper, lower, empty = org.aws.unit("Prod"), org.aws.unit("prod"), org.aws.unit("PROD")  # PROD holds no account
+    in_upper, in_lower = org.aws.account("in-upper", upper), org.aws.account("in-lower", lower)
+
+    def group(unit_id):
+        return f"ou_root_prod_{unit_id.replace('-', '_')}"
+
+    filters = [
+        {},
+        {"account_name_pattern": "^in-upper$"},
+        {"include_accounts": [in_lower]},
+        {"exclude_accounts": [in_upper, in_lower]},
+    ]
+    for index, options in enumerate(filters):
+        source = inventory_source(
+            tmp_path, name=f"f{index}.accounts.yml", organizational_units=[org.aws.root_id], **options
+        )
+        done, listing = inventory(ansible, moto, source)
+        assert done.returncode == 0, done.stderr
+        hosts = set(listing["_meta"]["hostvars"])
+        assert hosts_of(listing, group(upper)) == {in_upper} & hosts, options
+        assert hosts_of(listing, group(lower)) == {in_lower} & hosts, options
+        assert "ou_root_prod" not in listing, options  # never the bare name, whichever accounts pass
+        warnings = " ".join(done.stderr.split())
+        assert f"OUs {', '.join(sorted([upper, lower, empty]))} would all be group ou_root_prod" in warnings

@@ -91,8 +91,9 @@ def test_walk_units_lists_each_ou_once_with_its_path(organizations):
         {"OrganizationalUnitId": top},
     )
 
-    accounts = _organizations.walk_units(client, [top])
+    accounts, units = _organizations.walk_units(client, [top])
 
+    assert units == {top: ["Workloads"], child: ["Workloads", "Prod"]}
     assert [(a["Id"], a["OuPath"], a["OuIds"], a["OuId"]) for a in accounts] == [
         ("111111111111", ["Workloads"], [top], top),
         ("222222222222", ["Workloads"], [top], top),
@@ -118,9 +119,12 @@ def test_walk_units_lists_each_ou_once_and_paths_start_at_the_outermost_given(or
             {"ParentId": unit_id},
         )
 
-    accounts = _organizations.walk_units(client, given)  # no DescribeOrganizationalUnit: Prod was named by its parent
+    accounts, units = _organizations.walk_units(
+        client, given
+    )  # no DescribeOrganizationalUnit: Prod was named by its parent
 
     paths = {a["Id"]: (a["OuPath"], a["OuIds"], a["OuId"]) for a in accounts}
+    assert units == {root: ["Root"], top: ["Root", "Workloads"], child: ["Root", "Workloads", "Prod"]}
     assert paths == {
         "222222222222": (["Root", "Workloads"], [root, top], top),
         "333333333333": (["Root", "Workloads", "Prod"], [root, top, child], child),
@@ -134,7 +138,9 @@ def test_walk_units_names_a_root_without_a_call(organizations):
     )
     stubber.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": "r-ab12"})
 
-    assert [a["OuPath"] for a in _organizations.walk_units(client, ["r-ab12"])] == [["Root"]]
+    accounts, units = _organizations.walk_units(client, ["r-ab12"])
+    assert [a["OuPath"] for a in accounts] == [["Root"]]
+    assert units == {"r-ab12": ["Root"]}
 
 
 @pytest.mark.parametrize(
