@@ -32,7 +32,7 @@ author:
 requirements:
   - botocore
 extends_documentation_fragment:
-  - keyguard.aws.connection
+  - keyguard.aws.connection.inventory
   - constructed
   - inventory_cache
 options:

@@ -624,6 +624,10 @@ def test_inventory_plugin_documents_every_option_it_reads(tmp_path):
         assert sorted(option.get("aliases", [])) == sorted(spec.get("aliases", [])), name
     assert set(accounts.OPTIONS) | {"plugin", "compose", "keyed_groups", "groups", "strict", "cache"} <= set(documented)
     assert documented["role_arn_template"]["default"] == DEFAULT_ROLE_ARN_TEMPLATE
+    # Only text true of the inventory: nothing about a task, concurrency or the modules' self-lockout guard.
+    for name in CONNECTION_ARGS:
+        text = " ".join(documented[name]["description"])
+        assert not re.search(r"\b(task|concurrency|concurrently|lockout|the module)\b", text, re.I), (name, text)
 
 
 def test_inventory_refuses_two_accounts_with_the_same_host_name(ansible, moto, org, tmp_path):
