@@ -95,7 +95,6 @@ _MODULES = r"""
       - E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too; O(aws_config) wins over both.
       - Each key is checked before any call, and a wrong type or value fails naming it, for example
         C(aws_config.read_timeout) (a number of seconds above 0, at most V(86400)) or C(aws_config.proxies).
-      - A user name and password in a C(proxies) URL never appear in a message.
     type: dict
   assume_role_arn:
     description:
@@ -158,7 +157,7 @@ _INVENTORY = r"""
       - E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too; O(aws_config) wins over both.
       - Each key is checked before any call, and a wrong type or value fails naming it, for example
         C(aws_config.read_timeout) (a number of seconds above 0, at most V(86400)) or C(aws_config.proxies).
-      - A user name and password in a C(proxies) URL never appear in a message.
+      - A user name and password in a C(proxies) URL never appear in a message, an error or the cache.
     type: dict
   assume_role_arn:
     description:
