@@ -1,7 +1,7 @@
 """An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one action with an error.
 
-It also answers as AWS does today where moto lags behind: it takes the fields AWS has retired (RETIRED) out of
-moto's JSON answers, so that the code under test never sees them.
+It also answers as AWS does today where moto lags behind: it takes the fields AWS has retired (moto_org.RETIRED)
+out of moto's JSON answers, so that the code under test never sees them.
 
 A fault may be limited to requests with given parameters (for example one RoleArn of sts:AssumeRole). The proxy
 forwards one request at a time and logs each in the order moto applied it, with moto's answer, so tests of
@@ -17,35 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from moto_org import drop_retired  # the fields AWS has retired, taken out of moto's answers
+
 ERROR_BODY = (
     '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
     "<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
     "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
 )
-
-
-# Fields AWS no longer sends, by JSON-protocol service (X-Amz-Target prefix) and the shapes that held them.
-# Organizations' Account.Status was retired on 2026-09-09 (State replaces it); moto still sends it.
-RETIRED = {"AWSOrganizationsV20161128": {"Account": "Status", "Accounts": "Status"}}
-
-
-def drop_retired(target, payload):
-    """Return a JSON answer of the X-Amz-Target `target` without the fields that AWS has retired."""
-    retired = RETIRED.get(target.partition(".")[0])
-    if not retired or not payload:
-        return payload
-    try:
-        answer = json.loads(payload)
-    except ValueError:
-        return payload
-    if not isinstance(answer, dict):
-        return payload
-    for key, field in retired.items():
-        value = answer.get(key)
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict):
-                item.pop(field, None)
-    return json.dumps(answer).encode()
 
 
 class FaultProxy:
