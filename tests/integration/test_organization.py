@@ -939,3 +939,23 @@ def test_inventory_ou_group_names_do_not_depend_on_the_filters(ansible, moto, or
         assert "ou_root_prod" not in listing, options  # never the bare name, whichever accounts pass
         warnings = " ".join(done.stderr.split())
         assert f"OUs {', '.join(sorted([upper, lower, empty]))} would all be group ou_root_prod" in warnings
+
+
+def test_inventory_with_a_password_in_its_urls_lists_and_never_shows_it(ansible, moto, org, tmp_path):
+    endpoint = org.today.url.replace("http://", "http://listing-user:endpoint-pw-77@")
+    cache = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "c")}
+    source = inventory_source(tmp_path, endpoint_url=endpoint, exclude_accounts=[org.ids["master"]], **cache)
+    env = environment(ansible, moto, HTTPS_PROXY="http://proxy-user:proxy-pw-88@127.0.0.1:9", NO_PROXY="127.0.0.1")
+
+    out = tmp_path / "listing.json"
+    command = [str(BIN / "ansible-inventory"), "-i", str(source), "--list", "-vvvv", "--output", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(out.read_text())
+    assert set(listing["_meta"]["hostvars"]) == {org.ids[name] for name in ("alpha", "beta", "gamma")}
+    assert [action for action, _body in org.today.replies] == ["ListAccounts"]  # through the URL with the password
+    cached = "".join(p.read_text() for p in (tmp_path / "c").iterdir())
+    assert org.ids["alpha"] in cached
+    for secret in ("endpoint-pw-77", "proxy-pw-88"):
+        assert secret not in done.stdout + done.stderr and secret not in cached
