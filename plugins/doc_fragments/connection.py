@@ -102,8 +102,8 @@ _MODULES = r"""
         V(arn:aws:iam::123456789012:role/OrganizationAccountAccessRole) to reach a member account of an
         AWS Organization.
       - The task calls C(sts:AssumeRole) once, signed with the base credentials that the other options or
-        botocore's credential chain provide (an AWX credential included), then makes every other call with the role's
-        credentials. Neither the temporary secret key nor the session token is ever logged or returned.
+        the credential chain of botocore provide (an AWX credential included), then makes every other call with
+        the temporary credentials of the role. Neither the temporary secret key nor the session token is ever logged or returned.
       - A profile with C(role_arn) and C(source_profile) (or C(credential_source)) in the AWS config file
         already assumes a role through botocore; set O(profile) to use it instead.
       - The self-lockout guard of M(keyguard.aws.iam_access_key_status) still protects the base access key.
@@ -165,8 +165,8 @@ _INVENTORY = r"""
         V(arn:aws:iam::123456789012:role/OrganizationAccountAccessRole) to reach a member account of an
         AWS Organization.
       - The inventory calls C(sts:AssumeRole) once, signed with the base credentials that the other options or
-        botocore's credential chain provide (an AWX credential included), then lists the accounts with the role's
-        credentials. Neither the temporary secret key nor the session token is ever logged or returned.
+        the credential chain of botocore provide (an AWX credential included), then lists the accounts with
+        the temporary credentials of the role. Neither the temporary secret key nor the session token is ever logged or returned.
       - A profile with C(role_arn) and C(source_profile) (or C(credential_source)) in the AWS config file
         already assumes a role through botocore; set O(profile) to use it instead.
       - With O(cache=true), a listing served from the cache makes no call at all.
