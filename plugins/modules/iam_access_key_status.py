@@ -249,6 +249,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect,
     connection_rules,
+    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -460,6 +461,7 @@ def main():
         required_one_of=[["access_key_id", "access_keys"]],
         **connection_rules(mutually_exclusive=[["access_key_id", "access_keys"], ["user_name", "access_keys"]]),
     )
+    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         wanted = requested_keys(module.params)
