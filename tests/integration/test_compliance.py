@@ -259,23 +259,6 @@ def test_contain_leaked_key(ansible, moto):
     assert moto.status("intern", leaked["AccessKeyId"]) == "Inactive"
 
 
-def test_finish_rotation_spares_the_new_key(ansible, moto):
-    old = moto.user_with_key("deploy-bot")
-    new = moto.add_key("deploy-bot")
-    run = playbook(ansible, "finish_rotation.yml", user="deploy-bot", new_key_id=new["AccessKeyId"])
-    assert run.rc == 0, run.stdout
-    assert moto.status("deploy-bot", old["AccessKeyId"]) == "Inactive"
-    assert moto.status("deploy-bot", new["AccessKeyId"]) == "Active"
-
-
-def test_finish_rotation_refuses_an_unknown_new_key(ansible, moto):
-    old = moto.user_with_key("deploy-bot")
-    run = playbook(ansible, "finish_rotation.yml", user="deploy-bot", new_key_id="AKIATYPOINTHEKEYID00")
-    assert run.rc != 0
-    assert "AKIATYPOINTHEKEYID00 is not an active key of deploy-bot; nothing was deactivated" in run.stdout
-    assert moto.status("deploy-bot", old["AccessKeyId"]) == "Active"
-
-
 def test_documented_examples_run(ansible, moto, fleet):
     """iam_access_key_info's EXAMPLES run as written."""
     make_key(moto, "deploy-bot", 10, used_days_ago=2)
