@@ -224,7 +224,8 @@ def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
     assert report.rc == 0, report.stdout
     assert re.search(rf"never {fleet['never']['AccessKeyId']}: 50 days unused \(last used never", report.stdout)
     assert re.search(rf"stale {fleet['stale']['AccessKeyId']}: 60 days unused", report.stdout)
-    assert "2 of 2 stale keys deactivated" in report.stdout  # predicted
+    assert "2 of 2 stale keys would be deactivated (check mode: nothing changed)" in report.stdout  # predicted
+    assert "UpdateAccessKey" not in report.calls
     assert moto.status("stale", fleet["stale"]["AccessKeyId"]) == "Active"
 
     applied = playbook(ansible, "cis_unused_keys.yml")
