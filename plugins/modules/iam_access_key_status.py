@@ -32,7 +32,10 @@ description:
     O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
     static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
+requirements:
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   access_key_id:
     description:
