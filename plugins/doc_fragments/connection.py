@@ -51,8 +51,8 @@ options:
         unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
       - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
         checked the same way, and any user name or password in a URL is left out of messages.
-      - A password in this URL (V(http://user:password@host)) is added to the task's no-log values, so Ansible
-        masks it in C(invocation), at C(-vvvv) and in registered results.
+      - A password in this URL (V(http://user:password@host)) is never shown; the modules add it to the task's
+        no-log values, so Ansible masks it in C(invocation), at C(-vvvv) and in registered results.
       - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
         E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
     type: str
