@@ -37,6 +37,8 @@ _SHARED = r"""
         unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
       - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
         checked the same way, and any user name or password in a URL is left out of messages.
+      - A password in this URL (V(http://user:password@host)) is never shown; the modules add it to the task's
+        no-log values, so Ansible masks it in C(invocation), at C(-vvvv) and in registered results.
       - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
         E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
     type: str
@@ -95,6 +97,8 @@ _MODULES = r"""
       - E(AWS_RETRY_MODE) and E(AWS_MAX_ATTEMPTS) change the retries too; O(aws_config) wins over both.
       - Each key is checked before any call, and a wrong type or value fails naming it, for example
         C(aws_config.read_timeout) (a number of seconds above 0, at most V(86400)) or C(aws_config.proxies).
+      - The password of a proxy URL in C(aws_config.proxies) (V(http://user:password@proxy:3128)) is masked like
+        that of O(endpoint_url).
     type: dict
   assume_role_arn:
     description:

@@ -36,6 +36,7 @@ class FaultProxy:
         self.injected = 0
         self.applied = []  # (action, params) of each forwarded request, in the order moto answered them
         self.replies = []  # (action, body) of moto's answer to each forwarded request, in the same order
+        self.rewrites = {}  # action: function(moto's answer as text) -> the answer to give instead
         self.lock = threading.Lock()
         self.upstream_lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -52,6 +53,11 @@ class FaultProxy:
         """
         with self.lock:
             self.faults[action] = [times, status, code, message, match or {}]
+
+    def rewrite(self, action, function):
+        """Give function(moto's answer) instead of moto's answer to every later request of `action`."""
+        with self.lock:
+            self.rewrites[action] = function
 
     def _take_fault(self, action, params):
         """Return (status, code, message) if this request must fail, else None."""
@@ -99,6 +105,9 @@ class FaultProxy:
                     upstream.close()
                     proxy.applied.append((action, params))
                     proxy.replies.append((action, payload.decode("utf-8", "replace")))
+                    rewrite = proxy.rewrites.get(action)
+                    if rewrite is not None and response.status == 200:
+                        payload = rewrite(payload.decode("utf-8")).encode("utf-8")
                 self._answer(response.status, payload, response.getheader("Content-Type", "text/xml"))
 
             def _answer(self, status, payload, content_type):

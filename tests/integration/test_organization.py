@@ -400,6 +400,9 @@ def test_sweep_with_forks_changes_exactly_each_accounts_stale_keys(ansible, moto
     assert {host: (s["found"], s["changed"], s["failed"], s["error"]) for host, s in summary.items()} == {
         host: (1, 1, 0, None) for host in members
     }
+    assert {host: s["outcome"] for host, s in summary.items()} == dict.fromkeys(
+        members, "would deactivate 1 of 1 stale keys (check mode: nothing changed)"
+    )
 
     moto.clear_calls()
     rc, stdout = sweep(ansible, moto, source)
@@ -414,7 +417,9 @@ def test_sweep_with_forks_changes_exactly_each_accounts_stale_keys(ansible, moto
         }
         assert after[name] == expected, name
     assert after["master"] == before["master"]  # not in the inventory: its stale key stays Active
-    assert {host: s["changed"] for host, s in printed_summary(stdout).items()} == dict.fromkeys(members, 1)
+    assert {host: (s["changed"], s["outcome"]) for host, s in printed_summary(stdout).items()} == dict.fromkeys(
+        members, (1, "deactivated 1 of 1 stale keys")
+    )
     assumed = Counter(params["RoleArn"] for action, params in requests if action == "AssumeRole")
     # one AssumeRole per task: the search, and the deactivation
     assert assumed == Counter({f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole": 2 for member in members})
