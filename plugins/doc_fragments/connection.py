@@ -29,20 +29,6 @@ _SHARED = r"""
       - A named profile from the AWS shared config and credentials files. Cannot be combined with O(access_key).
     type: str
     aliases: [aws_profile]
-  endpoint_url:
-    description:
-      - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
-        IAM requests there, the P(keyguard.aws.accounts#inventory) inventory plugin Organizations requests.
-      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL),
-        unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
-      - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
-        checked the same way, and any user name or password in a URL is left out of messages.
-      - A password in this URL (V(http://user:password@host)) is never shown; the modules add it to the task's
-        no-log values, so Ansible masks it in C(invocation), at C(-vvvv) and in registered results.
-      - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
-        E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
-    type: str
-    aliases: [aws_endpoint_url]
   assume_role_external_id:
     description:
       - The external ID that the role's trust policy requires (condition key C(sts:ExternalId)),
@@ -60,6 +46,20 @@ _SHARED = r"""
 
 # The same options worded for the modules (a task, concurrency, the self-lockout guard) ...
 _MODULES = r"""
+  endpoint_url:
+    description:
+      - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
+        IAM requests there, the P(keyguard.aws.accounts#inventory) inventory plugin Organizations requests.
+      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL),
+        unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
+      - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
+        checked the same way, and any user name or password in a URL is left out of messages.
+      - A password in this URL (V(http://user:password@host)) is never shown; the modules add it to the task's
+        no-log values, so Ansible masks it in C(invocation), at C(-vvvv) and in registered results.
+      - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
+        E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
+    type: str
+    aliases: [aws_endpoint_url]
   region:
     description:
       - The region to sign requests for. IAM and Organizations are global services, so this is rarely needed;
@@ -125,6 +125,20 @@ _MODULES = r"""
 
 # ... and for the accounts inventory plugin, which has none of those.
 _INVENTORY = r"""
+  endpoint_url:
+    description:
+      - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
+        IAM requests there, the P(keyguard.aws.accounts#inventory) inventory plugin Organizations requests.
+      - botocore also reads E(AWS_ENDPOINT_URL_IAM), E(AWS_ENDPOINT_URL_ORGANIZATIONS) and E(AWS_ENDPOINT_URL),
+        unless this option is set or E(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) is V(true).
+      - An http:// or https:// URL, with a port from 1 to 65535 if it gives one; the environment variables are
+        checked the same way, and any user name or password in a URL is left out of messages.
+      - A password in this URL (V(http://user:password@host)) is never shown in the inventory's messages and errors,
+        at any verbosity, or in its cache.
+      - This is not used for O(assume_role_arn)'s C(sts:AssumeRole); STS is reached through
+        E(AWS_ENDPOINT_URL_STS), E(AWS_ENDPOINT_URL) or the profile's C(endpoint_url), or AWS's own endpoint.
+    type: str
+    aliases: [aws_endpoint_url]
   region:
     description:
       - The region to sign requests for. IAM and Organizations are global services, so this is rarely needed;
