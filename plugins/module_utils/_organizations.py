@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 
@@ -91,8 +92,35 @@ def validate_template(template):
         )
 
 
+def read_state_from_the_wire(client):
+    """Make an older botocore keep Account.State, which its model lacks, in every listing of accounts.
+
+    botocore parses only the members its model knows and models State from 1.40.27 on; an older one would hand back
+    accounts with neither State nor the retired Status. AWS still sends State in the JSON, so take it from there.
+    """
+    if "State" in client.meta.service_model.shape_for("Account").members:
+        return
+    for operation in ("ListAccounts", "ListAccountsForParent"):
+        client.meta.events.register(
+            f"after-call.organizations.{operation}", _add_states, unique_id=f"keyguard-account-state-{operation}"
+        )
+
+
+def _add_states(http_response, parsed, **kwargs):
+    """Copy each account's State from the raw JSON answer into botocore's parsed one, matched by account ID."""
+    try:
+        raw = json.loads(http_response.content or b"{}")
+        states = {item["Id"]: item["State"] for item in raw.get("Accounts") or [] if "State" in item}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return  # not an Organizations answer: paginate() names it
+    for account in parsed.get("Accounts") or []:
+        if "State" not in account and account.get("Id") in states:
+            account["State"] = states[account["Id"]]
+
+
 def paginate(client, operation, key, **params):
     """Return every item under `key` of all pages of one Organizations listing; raise KeyguardError."""
+    read_state_from_the_wire(client)
     try:
         items = []
         for page in client.get_paginator(operation).paginate(**params):
@@ -178,11 +206,11 @@ def select_accounts(accounts, options):
     states = wanted_states(options)
     for account in accounts:
         if account_state(account) is None:
-            # botocore drops the fields its model does not know, and models State from 1.40.27 on: an older one
-            # hides the State that AWS sends, and AWS no longer sends Status. Never an empty inventory in silence.
+            # read_state_from_the_wire() covers a botocore too old to model State; an answer without either field
+            # cannot say whether the account is active. Never an empty inventory in silence.
             raise KeyguardError(
-                f"Organizations listed account {account.get('Id')} without a State (or the retired Status). "
-                f"botocore {BOTOCORE_VERSION} may be too old to read State: upgrade botocore to 1.40.27 or later.",
+                f"Organizations listed account {account.get('Id')} without a State (or the retired Status), so "
+                "its state is unknown; check that the endpoint is AWS Organizations'.",
                 "NoAccountState",
             )
     include = set(options.get("include_accounts") or [])

@@ -64,7 +64,7 @@ READS = re.compile(
     r'\.get\(\s*"([A-Z]\w*)"|\[\s*"([A-Z]\w*)"\s*\]|"([A-Z]\w*)"\s+(?:not\s+)?in\s|paginate\(\s*\w+,\s*"\w+",\s*"([A-Z]\w*)"'
 )
 # Fields newer than the oldest botocore the collection supports, and the first botocore that models them. An
-# older botocore drops them from every answer; the code then fails with one line saying so (NoAccountState).
+# older botocore drops them from its parsed answer; the code then reads them from the JSON answer itself.
 SINCE = {("organizations", "Accounts.State"): "1.40.27"}
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+
 import botocore
 import botocore.session
 import pytest
@@ -282,6 +286,58 @@ def test_an_account_without_state_or_status_fails_instead_of_an_empty_inventory(
         _organizations.select_accounts(accounts, {})
 
     assert str(err.value) == (
-        "Organizations listed account 222222222222 without a State (or the retired Status). "
-        f"botocore {botocore.__version__} may be too old to read State: upgrade botocore to 1.40.27 or later."
+        "Organizations listed account 222222222222 without a State (or the retired Status), so its state is "
+        "unknown; check that the endpoint is AWS Organizations'."
     )
+
+
+class _OrganizationsToday(http.server.BaseHTTPRequestHandler):
+    """Answer ListAccounts as AWS does since 2026-09-09: State, and no Status, in two pages."""
+
+    def do_POST(self):  # noqa: N802 - the name http.server calls
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+        page = 2 if body.get("NextToken") == "page-2" else 1
+        answer = {"Accounts": [account(f"{page}11111111111", f"a{page}", state="SUSPENDED" if page == 2 else "ACTIVE")]}
+        if page == 1:
+            answer["NextToken"] = "page-2"
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        """Keep the test's output quiet."""
+
+
+def test_state_is_read_on_every_supported_botocore_even_one_whose_model_lacks_it():
+    # botocore before 1.40.27 drops State from its parsed answer (matrix-oldest runs this on 1.35.0).
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OrganizationsToday)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = botocore.session.get_session().create_client(
+            "organizations",
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            aws_access_key_id="AKIAEXAMPLE000000000",
+            aws_secret_access_key="x",
+        )
+        accounts = _organizations.list_accounts(client)
+    finally:
+        server.shutdown()
+
+    assert [(a["Id"], a.get("State"), a.get("Status")) for a in accounts] == [
+        ("111111111111", "ACTIVE", None),
+        ("211111111111", "SUSPENDED", None),
+    ]
+    assert [a["Id"] for a in _organizations.select_accounts(accounts, {})] == ["111111111111"]
+
+
+def test_state_from_the_wire_leaves_an_unreadable_answer_to_the_listing():
+    class Raw:
+        content = b"<html>login</html>"
+
+    parsed = {"Accounts": [{"Id": "111111111111"}]}
+    _organizations._add_states(http_response=Raw(), parsed=parsed)
+    assert parsed == {"Accounts": [{"Id": "111111111111"}]}
