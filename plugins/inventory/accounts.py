@@ -28,9 +28,10 @@ description:
     AWS Organizations; O(assume_role_arn) or O(profile) can reach it from elsewhere.
   - The source file's name must end with V(accounts.yml) or V(accounts.yaml).
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
 requirements:
-  - botocore
+  - python >= 3.11
+  - botocore >= 1.35.0
 extends_documentation_fragment:
   - keyguard.aws.connection.inventory
   - constructed

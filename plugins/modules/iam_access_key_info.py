@@ -31,7 +31,10 @@ description:
   - "A user or key deleted while the sweep runs is left out and listed in RV(skipped) with the reason; it never
     fails the task."
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
+requirements:
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   user_name:
     description:
@@ -285,6 +288,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect,
     connection_rules,
+    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -542,6 +546,7 @@ def main():
         supports_check_mode=True,
         **connection_rules(mutually_exclusive=[["user_name", "all_users"]]),
     )
+    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         validate(module.params)

@@ -12,8 +12,18 @@ from harness import BIN, REPO, clean_environment
 # The line validate-modules accepts: "Name (@github_handle)", or "(!UNKNOWN)" for an author nobody can trace,
 # which renders as it is; this collection's authors are known, so only a handle will do.
 AUTHOR = re.compile(r"^\w.*\(@[\w-]+\)$")
-# iam_access_key_info and the accounts inventory get the same lines in their own branches; add them here then.
-PLUGINS = {"keyguard.aws.iam_access_key_status": "module"}
+# Every module and inventory plugin of the collection, found on disk so that a new one is checked too.
+PLUGINS = {
+    **{f"keyguard.aws.{path.stem}": "module" for path in sorted((REPO / "plugins" / "modules").glob("[a-z]*.py"))},
+    **{f"keyguard.aws.{path.stem}": "inventory" for path in sorted((REPO / "plugins" / "inventory").glob("[a-z]*.py"))},
+}
+# The plugins that talk to AWS need botocore; the others (a report written on the controller) need Python alone.
+AWS_PLUGINS = [
+    name
+    for name, kind in PLUGINS.items()
+    if "botocore"
+    in (REPO / "plugins" / ("modules" if kind == "module" else kind) / f"{name.split('.')[-1]}.py").read_text()
+]
 
 
 def floors():
@@ -49,7 +59,7 @@ def test_author_is_a_traceable_name_not_unknown(tmp_path, name):
         assert AUTHOR.fullmatch(author), author
 
 
-@pytest.mark.parametrize("name", PLUGINS)
+@pytest.mark.parametrize("name", AWS_PLUGINS)
 def test_requirements_name_python_and_the_botocore_floor(tmp_path, name):
     requirements = rendered(tmp_path, name, PLUGINS[name])["requirements"]
     assert requirements == ["python >= 3.11", f"botocore >= {floors()['botocore']}"]
