@@ -68,6 +68,12 @@ def _parse(content):
     return slots
 
 
+def report_user_names(content):
+    """Return the names of every IAM user the report has a row for (keys or none), the root user left out."""
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    return {row["user"] for row in csv.DictReader(io.StringIO(text)) if row.get("user") not in (None, ROOT_USER)}
+
+
 def _moment(value):
     """Return an ISO 8601 report value as an aware datetime, or None for N/A and the like."""
     if value is None or value.strip() in NO_VALUE:

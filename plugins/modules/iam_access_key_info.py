@@ -320,8 +320,11 @@ def validate(params):
             raise KeyguardError("path_prefix works with all_users: true only; set all_users, or drop path_prefix.")
         if not (valid_path(prefix)):
             raise KeyguardError(f"path_prefix must be {PATH_PREFIX_RULE}; got {prefix!r}.")
-    if params["source"] == "credential_report" and not params["all_users"]:
-        raise KeyguardError("source: credential_report works with all_users: true only; set all_users, or drop source.")
+    if params["source"] != "auto" and not params["all_users"]:
+        # auto is the default, so it cannot tell whether the task set it; api and credential_report were chosen.
+        raise KeyguardError(
+            f"source: {params['source']} works with all_users: true only; set all_users, or drop source."
+        )
     validate_concurrency(params["concurrency"])
     validate_connection(params)
 
