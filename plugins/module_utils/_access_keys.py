@@ -43,14 +43,19 @@ def get_access_key_last_used(client, access_key_id):
 
 def list_users(client, path_prefix=None):
     """Return the name of every IAM user in the account (or under path_prefix), one ListUsers call per page."""
+    return list(list_users_created(client, path_prefix))
+
+
+def list_users_created(client, path_prefix=None):
+    """Return {user name: CreateDate} of every IAM user in the account (or under path_prefix), in IAM's order."""
     # 1000 is the largest page IAM serves: ten times fewer calls than its default of 100.
     params = {"MaxItems": 1000, **({"PathPrefix": path_prefix} if path_prefix else {})}
-    names = []
+    users = {}
     while True:
         page = call(client, "ListUsers", **params)
-        names += [user["UserName"] for user in page.get("Users", [])]
+        users.update((user["UserName"], user.get("CreateDate")) for user in page.get("Users", []))
         if not page.get("IsTruncated"):
-            return names
+            return users
         params = dict(params, Marker=page["Marker"])
 
 

@@ -68,10 +68,14 @@ def _parse(content):
     return slots
 
 
-def report_user_names(content):
-    """Return the names of every IAM user the report has a row for (keys or none), the root user left out."""
+def report_users(content):
+    """Return {user name: creation time} of every IAM user the report has a row for, the root user left out."""
     text = content.decode("utf-8") if isinstance(content, bytes) else content
-    return {row["user"] for row in csv.DictReader(io.StringIO(text)) if row.get("user") not in (None, ROOT_USER)}
+    return {
+        row["user"]: _moment(row.get("user_creation_time"))
+        for row in csv.DictReader(io.StringIO(text))
+        if row.get("user") not in (None, ROOT_USER)
+    }
 
 
 def _moment(value):

@@ -12,6 +12,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     list_access_keys,
     list_user_keys,
     list_users,
+    list_users_created,
     read_credential_report,
     select_keys,
     with_last_use,
@@ -23,7 +24,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._credential_report im
     in_path,
     match_slots,
     parse_report,
-    report_user_names,
+    report_users,
     root_key,
     slot_as_key,
     with_report_use,
@@ -64,7 +65,7 @@ class Sweep:
         self.report_generated = None
         self.generated = None  # no key the report misses is older than this datetime
         self.root_access_keys = None
-        self.report_users = set()  # every IAM user the credential report has a row for
+        self.report_users = {}  # {user name: creation time} of every IAM user the credential report has
 
     def each(self, work, items):
         """Return work(item) for each item, in order, on the task's workers; None for what vanished meanwhile."""
@@ -100,13 +101,14 @@ class Sweep:
         self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
         if (self.params["path_prefix"] or "/") == "/":
             self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
-        self.report_users = report_user_names(content)
+        self.report_users = report_users(content)
         return [slot for slot in slots if slot.user_name != ROOT_USER]
 
     def list_keys(self, users):
         """Return the keys of these users, each listed once; users deleted meanwhile are skipped."""
         listed = self.each(lambda user_name: list_access_keys(self.client, user_name), users)
-        return [key for keys in listed if keys for key in keys]
+        # Each key is the listed user's: AWS answers with that name, but moto keeps a renamed user's old one.
+        return [dict(key, user_name=user_name) for user_name, keys in zip(users, listed) if keys for key in keys]
 
     def last_use(self, keys, now, slots=None):
         """Return the keys with their last use, from IAM for every unused_for_days candidate.
@@ -192,8 +194,9 @@ def report_keys(sweep, params, slots, now):
     since the report could pass the filters, every user in scope is listed.
     """
     prefix = params["path_prefix"]
-    in_scope = set(list_users(sweep.client, prefix))
-    reported = sweep.report_users
+    current = list_users_created(sweep.client, prefix)
+    in_scope = set(current)
+    reported = set(sweep.report_users)
     # Users the report placed in the path who are no longer in scope by that name: moved out, renamed or deleted.
     left = {slot.user_name for slot in slots if slot.user_name not in in_scope and in_path(slot, prefix)}
     loose = select_keys(
@@ -208,7 +211,7 @@ def report_keys(sweep, params, slots, now):
     listed = sweep.list_keys(sorted(users))
     keys = [key for key in listed if key["user_name"] in in_scope]
     candidates = select_keys(loose, now, status=params["status"])
-    account_for_leavers(sweep, loose, left, listed, keys, prefix, in_scope - reported)
+    account_for_leavers(sweep, loose, left, listed, keys, prefix, {name: current[name] for name in in_scope - reported})
     users_gone = {entry["user_name"] for entry in sweep.skipped_keys} | left
     for slot in gone_since_report(candidates, keys, users_gone):
         sweep.skipped_keys.append(
@@ -222,20 +225,30 @@ def report_keys(sweep, params, slots, now):
     return keys
 
 
-def account_for_leavers(sweep, candidates, left, listed, keys, prefix, unreported):
+def account_for_leavers(sweep, loose, left, listed, keys, prefix, unreported):
     """Say in skipped_keys why each listed user no longer in scope by its report name was not swept.
 
-    A user still listed by that name was moved out of path_prefix. One IAM no longer knows by that name was
-    renamed (or moved and renamed) when a key of the same creation second turned up under a user the report does
-    not know; otherwise it was deleted.
+    A user still listed by that name was moved out of path_prefix. One IAM no longer knows by that name was renamed
+    when exactly one user the report does not know was created in the same second and holds a key created in the
+    same second as one of its slots (IAM keeps both dates through a rename); otherwise it was deleted.
     """
     still_there = {key["user_name"] for key in listed} - {key["user_name"] for key in keys}
-    new_homes = {}
+    key_seconds = {}
     for key in keys:
         if key["user_name"] in unreported and key["create_date"]:
-            new_homes.setdefault(_second(key["create_date"]), []).append(key)
-    for user_name in sorted({slot["user_name"] for slot in candidates} & left):
-        mine = [slot for slot in candidates if slot["user_name"] == user_name]
+            key_seconds.setdefault(key["user_name"], set()).add(_second(key["create_date"]))
+    gone = sorted({slot["user_name"] for slot in loose} & left - still_there)
+    homes = {}
+    for user_name in gone:
+        created = sweep.report_users.get(user_name)
+        slots = {_second(slot["create_date"]) for slot in loose if slot["user_name"] == user_name}
+        homes[user_name] = [
+            name
+            for name, since in sorted(unreported.items())
+            if created and since and _second(since) == _second(created) and slots & key_seconds.get(name, set())
+        ]
+    claimed = [name for names in homes.values() for name in names]
+    for user_name in sorted({slot["user_name"] for slot in loose} & left):
         if user_name in still_there:
             sweep.skipped_keys.append(
                 dict(
@@ -246,15 +259,19 @@ def account_for_leavers(sweep, candidates, left, listed, keys, prefix, unreporte
                 )
             )
             continue
-        homes = [key for slot in mine for key in new_homes.get(_second(slot["create_date"]), [])]
         entries = [entry for entry in sweep.skipped_keys if entry["user_name"] == user_name]
         if not entries:
             continue
-        if homes:
-            names = ", ".join(sorted({repr(key["user_name"]) for key in homes}))
+        found = homes.get(user_name, [])
+        if len(found) == 1 and claimed.count(found[0]) == 1:
             entries[0]["reason"] = (
                 f"the user was renamed or moved after the credential report was generated: its key is now user "
-                f"{names}'s, and is swept under that name"
+                f"{found[0]!r}'s, and is swept under that name"
+            )
+        elif found:
+            entries[0]["reason"] = (
+                "the user was renamed or deleted after the credential report was generated; which cannot be told "
+                f"(users {', '.join(map(repr, found))} were created in the same second, with keys of the same second)"
             )
         else:
             elsewhere = f", or renamed and moved out of {prefix}" if (prefix or "/") != "/" else ""
@@ -262,8 +279,9 @@ def account_for_leavers(sweep, candidates, left, listed, keys, prefix, unreporte
 
 
 def _second(moment):
-    """Return an ISO 8601 moment as a UTC datetime without its fraction of a second."""
-    return datetime.fromisoformat(moment).astimezone(timezone.utc).replace(microsecond=0)
+    """Return a moment (datetime or ISO 8601) as a UTC datetime without its fraction of a second."""
+    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
 
 
 def read_keys(sweep, params, now):

@@ -23,6 +23,13 @@ from ansible_collections.keyguard.aws.plugins.module_utils._credential_report im
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def at(text):
+    """Return an ISO 8601 moment as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
 GENERATED = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)  # IAM serves a report up to 4 hours old
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
@@ -48,11 +55,6 @@ ROWS = [
     "false,2024-03-03T03:03:03+00:00,2024-04-01T00:00:00+00:00,us-west-2,sts,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
 ]
 REPORT = ("\n".join([HEADER, *ROWS]) + "\n").encode()
-
-
-def at(text):
-    """Return an ISO 8601 moment as an aware datetime."""
-    return datetime.fromisoformat(text)
 
 
 def metadata(key_id, user, created, status="Active"):
@@ -257,21 +259,30 @@ def params(**overrides):
     return dict(base, **overrides)
 
 
-def user_entry(name, path="/"):
+# Users' creation times as the report has them: a renamed user keeps its own.
+CREATED = {
+    "alice": at("2025-12-01T00:00:00+00:00"),
+    "bob": at("2024-12-31T00:00:00+00:00"),
+    "carol": at("2026-01-01T00:00:00+00:00"),
+    "dave": at("2024-03-01T00:00:00+00:00"),
+}
+
+
+def user_entry(name, path="/", created=None):
     """Return one ListUsers entry."""
     return {
         "UserName": name,
         "Path": path,
         "UserId": "AIDA" + name.upper().ljust(17, "X")[:17],
         "Arn": f"arn:aws:iam::123456789012:user{path}{name}",
-        "CreateDate": NOW,
+        "CreateDate": created or CREATED.get(name, NOW),
     }
 
 
-def expect_users(stubber, names, path_prefix=None, path="/"):
-    """Stub one ListUsers page answering these users."""
+def expect_users(stubber, names, path_prefix=None, path="/", created=None):
+    """Stub one ListUsers page answering these users (created: {name: CreateDate} where it is not CREATED's)."""
     expected = {"MaxItems": 1000, **({"PathPrefix": path_prefix} if path_prefix else {})}
-    users = [user_entry(name, path) for name in names]
+    users = [user_entry(name, path, (created or {}).get(name)) for name in names]
     stubber.add_response("list_users", {"Users": users, "IsTruncated": False}, expected)
 
 
@@ -537,7 +548,7 @@ def test_a_renamed_user_is_renamed_and_a_deleted_one_deleted(iam):
     expect_generate(stubber, "COMPLETE")
     expect_get(stubber)
     # Since the report: bob was renamed robert, dave was deleted.
-    expect_users(stubber, ["alice", "carol", "robert"])
+    expect_users(stubber, ["alice", "carol", "robert"], created={"robert": CREATED["bob"]})
     stubber.add_response(
         "list_access_keys",
         {
