@@ -56,7 +56,7 @@ options:
       - A key listed twice is handled once; an item without C(user_name) takes the one of another item for the
         same key, and only two different user names for one key are refused. IAM user names are case-insensitive,
         so V(bob) and V(Bob) are one user and the first spelling is used. An empty list changes nothing.
-      - An item may have C(expected_status), V(Active) or V(Inactive): the status the key must have now for the
+      - An item may have C(expected_status), V(Active) or V(Inactive), the status the key must have now for the
         task to change it (compare-and-set). A key whose status, freshly read, is another is left alone and
         reported with RV(access_keys[].conflict=true), its RV(access_keys[].status) as found and the
         RV(access_keys[].expected_status); a conflict is not a failure. This is how C(playbooks/undo_sweep.yml)
