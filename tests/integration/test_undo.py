@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 
 import pytest
 from harness import ADMIN_KEY, ADMIN_SECRET, REPO
+
+sys.path.insert(0, str(REPO / "tools"))
+from moto_org import MotoOrganization  # noqa: E402
 
 UNDO = REPO / "playbooks" / "undo_sweep.yml"
 ACCOUNT = "123456789012"  # moto's default account: the admin credentials' own
@@ -188,4 +192,71 @@ def test_a_bad_journal_file_is_one_line_before_any_call(ansible, moto, tmp_path,
     assert run.rc != 0
     assert text.startswith(message.format(path=path)), text
     assert "\n" not in text
+    assert run.calls == Counter()
+
+
+# --- across accounts, through AssumeRole --------------------------------------------------------
+
+
+def test_undo_across_accounts_through_each_accounts_role(ansible, moto, tmp_path):
+    org = MotoOrganization(moto.url, ADMIN_KEY, ADMIN_SECRET)
+    members = [org.account("alpha"), org.account("beta")]
+    journal, keys = [], {}
+    for account_id in members:
+        iam = org.member(account_id)
+        iam.create_user(UserName="robot")
+        key_id = iam.create_access_key(UserName="robot")["AccessKey"]["AccessKeyId"]
+        iam.update_access_key(UserName="robot", AccessKeyId=key_id, Status="Inactive")
+        iam.tag_user(UserName="robot", Tags=[{"Key": MARK + key_id, "Value": "2026-12-31"}])
+        keys[account_id] = key_id
+        journal += [status_entry("robot", key_id, account=account_id),
+                    tag_entry("robot", MARK + key_id, None, "2026-12-31", account=account_id)]  # fmt: skip
+    home_key = moto.user_with_key("home-robot", status="Inactive")["AccessKeyId"]
+    journal.append(status_entry("home-robot", home_key, account=org.management_id))
+    path = tmp_path / "org-journal.json"
+    path.write_text(json.dumps(journal))
+    options = dict(
+        keyguard_role_arn_template="arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+        keyguard_home_account_id=org.management_id,
+    )
+    moto.clear_calls()
+
+    check, report, failed = undo(ansible, path, check=True, **options)
+    assert check.rc == 0, check.stdout
+    assert writes(check) == Counter()
+    assert set(report) == {*members, org.management_id}
+    assert all(len(report[a]["restored"]) == 2 for a in members)
+    assert org.keys(members[0])[keys[members[0]]] == ("robot", "Inactive")
+
+    apply, report, failed = undo(ansible, path, **options)
+    assert apply.rc == 0, apply.stdout
+    assert failed is None
+    # a role per member account and task (tags, then keys); none for the credentials' own account
+    assert apply.calls["AssumeRole"] == 4
+    roles = sorted(p["RoleArn"] for action, p in apply.requests if action == "AssumeRole")
+    assert roles == sorted(org.role_arn(a) for a in members for _task in range(2))
+    assert writes(apply) == Counter(UpdateAccessKey=3, UntagUser=2)
+    for account_id in members:
+        assert org.keys(account_id)[keys[account_id]] == ("robot", "Active")
+        assert org.member(account_id).list_user_tags(UserName="robot")["Tags"] == []
+        assert report[account_id]["restored"] == [
+            f"tag {MARK}{keys[account_id]} of robot: restored absent (was 2026-12-31)",
+            f"key {keys[account_id]} of robot: restored Active (was Inactive)",
+        ]
+    assert moto.status("home-robot", home_key) == "Active"
+
+    again, report, failed = undo(ansible, path, **options)
+    assert again.rc == 0 and writes(again) == Counter()
+    assert all(report[a]["restored"] == [] for a in report)
+
+
+def test_one_other_account_through_account_role_arn_must_be_that_accounts(ansible, moto, tmp_path):
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps([status_entry("robot", "AKIAIOSFODNN7EXAMPLE", account="210987654321")]))
+    run, _report, text = undo(ansible, path, account_role_arn="arn:aws:iam::123456789012:role/Other")
+    assert run.rc != 0
+    assert text == (
+        "account_role_arn arn:aws:iam::123456789012:role/Other is in account 123456789012, but the journal names "
+        "210987654321; with accounts other than the role's, use keyguard_role_arn_template."
+    )
     assert run.calls == Counter()
