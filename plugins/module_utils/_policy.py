@@ -171,11 +171,13 @@ def why_not_stale(key, policy):
     """Return the sentence saying why a key does not qualify."""
     if key.get("status") != "Active":
         return f"The key is {key.get('status')}, and only Active keys are candidates."
-    if key.get("last_used_date") is None and key.get("days_since_last_use") is None and policy.unused_for_days:
-        return f"The key was created {key.get('age_days')} days ago, within the policy."
+    age = key.get("age_days")
+    if policy.older_than_days is not None and age is not None and age <= policy.older_than_days:
+        return f"The key was created {age} days ago, not more than {policy.older_than_days}."
     used = key.get("days_since_last_use")
-    last = "never used" if key.get("last_used_date") is None else f"last used {used} days ago"
-    return f"The key is in use or recent: created {key.get('age_days')} days ago, {last}."
+    if key.get("last_used_date") is None:
+        return f"The key was created {age} days ago and never used, not more than {policy.unused_for_days} days."
+    return f"The key was last used {used} days ago, not more than {policy.unused_for_days}."
 
 
 def plan_key(key, user, now, policy, mark=None):
@@ -249,7 +251,7 @@ def plan_gone(access_key_id, mark):
 
 
 def plan_user(user, keys, now, policy, protected=frozenset()):
-    """Return [(key, Plan)] for every key of one user, plus a key-less entry for each mark of a deleted key.
+    """Return [(key, Plan)] for every key of one user, and for each mark of a deleted key (then key's status is None).
 
     keys: every key the user has now (fresh). A new mark that would take the user past IAM's 50 tags fails
     that key with the reason instead; a key in `protected` signs the task's own requests and is never deactivated.
@@ -272,7 +274,8 @@ def plan_user(user, keys, now, policy, protected=frozenset()):
     listed = {key["access_key_id"] for key in keys}
     for access_key_id, (_name, mark) in sorted(marks.items()):
         if access_key_id not in listed:
-            plans.append((None, plan_gone(access_key_id, mark)))
+            gone = dict(access_key_id=access_key_id, user_name=user.name, status=None, create_date=None)
+            plans.append((gone, plan_gone(access_key_id, mark)))
     return fit_tags(user, plans)
 
 

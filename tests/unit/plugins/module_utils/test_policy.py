@@ -95,7 +95,7 @@ def test_an_unreadable_mark_is_set_again_never_acted_on():
 @pytest.mark.parametrize(
     "stale_key, why",
     [
-        (key(days_unused=3), "last used 3 days ago"),
+        (key(days_unused=3), "The key was last used 3 days ago, not more than 90"),
         (key(status="Inactive"), "The key is Inactive, and only Active keys are candidates;"),
     ],
 )
@@ -114,8 +114,12 @@ def test_unmarked_key_that_does_not_qualify_is_none():
 def test_older_than_days_and_both_filters():
     both = Policy(older_than_days=90, unused_for_days=45)
     assert plan_key(key(days_old=100, days_unused=50), user(), NOW, both).action == "deactivated"
-    assert plan_key(key(days_old=100, days_unused=40), user(), NOW, both).action == "none"
-    assert plan_key(key(days_old=80, days_unused=50), user(), NOW, both).action == "none"
+    in_use = plan_key(key(days_old=100, days_unused=40), user(), NOW, both)
+    assert (in_use.action, in_use.reason) == ("none", "The key was last used 40 days ago, not more than 45.")
+    young = plan_key(key(days_old=80, days_unused=50), user(), NOW, both)
+    assert (young.action, young.reason) == ("none", "The key was created 80 days ago, not more than 90.")
+    never = plan_key(key(days_old=30, days_unused=None), user(), NOW, UNUSED_90)
+    assert never.reason == "The key was created 30 days ago and never used, not more than 90 days."
     old = plan_key(key(days_old=100, days_unused=1), user(), NOW, Policy(older_than_days=90))
     assert old.reason.startswith("Active, created 100 days ago (more than 90)")
 
@@ -169,7 +173,10 @@ def test_exempt_tag_of_another_name_is_not_the_default():
 def test_plan_user_clears_marks_of_deleted_keys():
     owner = user(tags={mark_key(KEY_ID): "2026-12-10", mark_key(OTHER_ID): "2026-12-10", "team": "data"})
     plans = plan_user(owner, [key()], NOW, GRACE_14)
-    assert [(k and k["access_key_id"], p.action) for k, p in plans] == [(KEY_ID, "pending"), (None, "cleared")]
+    assert [(k["access_key_id"], k["status"], p.action) for k, p in plans] == [
+        (KEY_ID, "Active", "pending"),
+        (OTHER_ID, None, "cleared"),
+    ]
     assert plans[1][1].reason == f"The key {OTHER_ID} no longer exists; its deactivation mark (2026-12-10) was removed."
     assert plans[1][1].status is None
 
