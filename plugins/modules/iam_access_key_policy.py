@@ -69,7 +69,7 @@ options:
     description:
       - The user tag that exempts all of a user's keys. Its value is V(true), or a date C(YYYY-MM-DD) up to and
         including which the exemption holds. IAM user tag keys ignore case, and so does the module.
-      - A valid IAM tag key, 1 to 128 letters, digits, spaces and C(_ . : / = + - @), not starting with C(aws:).
+      - "A valid IAM tag key: 1 to 128 letters, digits, spaces and C(_ . : / = + - @), not starting with C(aws:)."
     type: str
     default: "keyguard:exempt"
   exempt_users:
@@ -224,15 +224,42 @@ access_keys:
   type: list
   elements: dict
   contains:
-    user_name: {description: The owner., type: str, sample: deploy-bot}
-    access_key_id: {description: The key ID; null for a key known only from the credential report., type: str, sample: AKIAIOSFODNN7EXAMPLE}
-    slot: {description: The credential report's slot, V(1) or V(2), for a key known only from it; else null., type: int, sample: 1}
-    previous_status: {description: V(Active) or V(Inactive) before this run; null for a key that no longer exists., type: str, sample: Active}
-    status: {description: The status after this run (in check mode, the predicted one)., type: str, sample: Inactive}
-    create_date: {description: When the key was created, ISO 8601 in UTC., type: str, sample: "2026-01-10T08:00:00+00:00"}
-    age_days: {description: Whole days since creation., type: int, sample: 326}
-    last_used_date: {description: Last use, ISO 8601 in UTC, or null if never used or not read., type: str, sample: "2026-08-01T10:00:00+00:00"}
-    days_since_last_use: {description: Whole days since last use (or creation, if never used)., type: int, sample: 123}
+    user_name:
+      description: "The owner."
+      type: str
+      sample: deploy-bot
+    access_key_id:
+      description: "The key ID; null for a key known only from the credential report."
+      type: str
+      sample: AKIAIOSFODNN7EXAMPLE
+    slot:
+      description: "The credential report's slot, V(1) or V(2), for a key known only from it; else null."
+      type: int
+      sample: 1
+    previous_status:
+      description: "V(Active) or V(Inactive) before this run; null for a key that no longer exists."
+      type: str
+      sample: Active
+    status:
+      description: "The status after this run (in check mode, the predicted one)."
+      type: str
+      sample: Inactive
+    create_date:
+      description: "When the key was created, ISO 8601 in UTC."
+      type: str
+      sample: "2026-01-10T08:00:00+00:00"
+    age_days:
+      description: "Whole days since creation."
+      type: int
+      sample: 326
+    last_used_date:
+      description: "Last use, ISO 8601 in UTC, or null if never used or not read."
+      type: str
+      sample: "2026-08-01T10:00:00+00:00"
+    days_since_last_use:
+      description: "Whole days since last use (or creation, if never used)."
+      type: int
+      sample: 123
     action:
       description:
         - V(deactivated), V(warned) (marked this run), V(pending) (marked earlier, its date not yet come),
@@ -243,7 +270,10 @@ access_keys:
       description: A sentence saying why.
       type: str
       sample: "Active, unused for 123 days (more than 90); it will be deactivated on or after 2026-12-16 unless it is used by then."
-    deadline: {description: The date on or after which the key is deactivated, C(YYYY-MM-DD), or null., type: str, sample: "2026-12-16"}
+    deadline:
+      description: The date on or after which the key is deactivated, C(YYYY-MM-DD), or null.
+      type: str
+      sample: "2026-12-16"
 counts:
   description: How many keys were seen, how many qualified (stale), and how many had each action.
   returned: always
