@@ -140,7 +140,7 @@ def test_churn_mid_sweep_is_skipped_with_the_reason(ansible, moto, proxy, source
     args = dict(all_users=True, status="Active", unused_for_days=45, source=source, concurrency=8)
     run = ansible.run(dict(args, **through(ansible, proxy)), module=INFO)
     assert run.result.get("failed") is not True, run.stdout
-    skipped = run.result["skipped"]
+    skipped = run.result["skipped_keys"]
     assert [(entry["user_name"], entry["access_key_id"]) for entry in skipped][0] == ("u02", None)
     assert "the user was deleted while the sweep ran" in skipped[0]["reason"]
     assert "NoSuchEntity" in skipped[0]["reason"] or "does not exist" in skipped[0]["reason"]

@@ -66,7 +66,7 @@ def test_unused_for_45_days(ansible, moto, fleet, source):
     never, stale = run.result["access_keys"]
     assert (never["age_days"], never["last_used_date"], never["days_since_last_use"]) == (50, None, 50)
     assert (stale["age_days"], stale["days_since_last_use"]) == (100, 60)
-    assert run.result["skipped"] == []
+    assert run.result["skipped_keys"] == []
     if source == "api":
         assert run.result["source"] == "api"
         assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")

@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from ansible_collections.keyguard.aws.plugins.module_utils import _sweep
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import list_users, read_credential_report
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
 from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
@@ -294,8 +295,8 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
         {"AccessKeyId": "AKIABOB0000000000002"},
     )
     task = params(status="Active", unused_for_days=45)
-    sweep = iam_access_key_info.Sweep(client, task)
-    keys = iam_access_key_info.find_keys(sweep, task, NOW)
+    sweep = _sweep.Sweep(client, task)
+    keys = _sweep.find_keys(sweep, task, NOW)
     assert [(key["access_key_id"], key["days_since_last_use"], key["last_used_date"]) for key in keys] == [
         ("AKIABOB0000000000001", 696, None),
         ("AKIADAVE000000000001", 971, "2024-04-01T00:00:00+00:00"),
@@ -305,7 +306,7 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
     assert result["source"] == "credential_report"
     assert result["credential_report_generated"] == "2026-11-28T09:00:00+00:00"
     assert result["root_access_keys"] == [root_key(parse_report(REPORT)[0])]
-    assert result["skipped"] == []
+    assert result["skipped_keys"] == []
 
 
 def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_not(iam):
@@ -313,8 +314,8 @@ def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_no
     stubber.add_client_error("generate_credential_report", "AccessDenied", "not allowed", 403, expected_params={})
     stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
     task = params()
-    sweep = iam_access_key_info.Sweep(client, task)
-    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
     (warning,) = sweep.warnings
     assert "iam:GenerateCredentialReport" in warning
     assert iam_access_key_info.report(sweep, [])["source"] == "api"
@@ -322,7 +323,7 @@ def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_no
     stubber.add_client_error("generate_credential_report", "AccessDenied", "not allowed", 403, expected_params={})
     task = params(source="credential_report")
     with pytest.raises(KeyguardError, match="iam:GenerateCredentialReport"):
-        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+        _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
 
 
 def test_gone_since_report_names_slots_no_listed_key_matches():
@@ -352,8 +353,8 @@ def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, cont
     stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
     stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
     task = params()
-    sweep = iam_access_key_info.Sweep(client, task)
-    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
     (warning,) = sweep.warnings
     assert "instead of the credential report: The IAM credential report is unreadable" in warning
     assert iam_access_key_info.report(sweep, [])["source"] == "api"
@@ -362,7 +363,7 @@ def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, cont
     stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
     task = params(source="credential_report")
     with pytest.raises(KeyguardError, match="unreadable"):
-        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+        _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
     stubber.assert_no_pending_responses()
 
 
@@ -392,7 +393,7 @@ def test_keys_the_report_cannot_show_are_found_when_the_filters_could_select_the
             {"AccessKeyId": key_id},
         )
     task = params(status="Active")
-    keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+    keys = _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
     assert sorted(key["access_key_id"] for key in keys) == sorted(key[0]["AccessKeyId"] for key in fresh.values())
     stubber.assert_no_pending_responses()
 
@@ -408,8 +409,8 @@ def test_keys_the_report_cannot_show_are_found_when_the_filters_could_select_the
 )
 def test_every_user_is_listed_only_when_a_key_made_after_the_report_could_pass(filters, lists_users):
     task = params(**filters)
-    assert iam_access_key_info.new_keys_may_pass(task, GENERATED, NOW) is lists_users
-    assert iam_access_key_info.new_keys_may_pass(task, None, NOW) is True
+    assert _sweep.new_keys_may_pass(task, GENERATED, NOW) is lists_users
+    assert _sweep.new_keys_may_pass(task, None, NOW) is True
 
 
 def test_a_report_older_than_its_own_dates_is_bounded_by_its_latest_date(iam):
@@ -417,8 +418,8 @@ def test_a_report_older_than_its_own_dates_is_bounded_by_its_latest_date(iam):
     expect_generate(stubber, "COMPLETE")
     moto_time = datetime(2015, 2, 2, 20, 2, 2, tzinfo=timezone.utc)  # what moto always says
     stubber.add_response("get_credential_report", {"Content": REPORT, "GeneratedTime": moto_time}, {})
-    sweep = iam_access_key_info.Sweep(client, params(unused_for_days=45))
+    sweep = _sweep.Sweep(client, params(unused_for_days=45))
     sweep.read_report()
     assert sweep.report_generated == "2015-02-02T20:02:02+00:00"  # reported as IAM said
     assert sweep.generated == at("2026-11-27T16:00:00+00:00")  # alice's last use: the report is no older
-    assert iam_access_key_info.new_keys_may_pass(params(unused_for_days=45), sweep.generated, NOW) is False
+    assert _sweep.new_keys_may_pass(params(unused_for_days=45), sweep.generated, NOW) is False
