@@ -11,6 +11,7 @@ from harness import ADMIN_KEY, ADMIN_SECRET, REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 from moto_org import MotoOrganization  # noqa: E402
+from test_policy import make_key, policy  # noqa: E402
 
 UNDO = REPO / "playbooks" / "undo_sweep.yml"
 ACCOUNT = "123456789012"  # moto's default account: the admin credentials' own
@@ -260,3 +261,40 @@ def test_one_other_account_through_account_role_arn_must_be_that_accounts(ansibl
         "210987654321; with accounts other than the role's, use keyguard_role_arn_template."
     )
     assert run.calls == Counter()
+
+
+# --- a journal from a real policy run -----------------------------------------------------------
+
+
+def test_undo_a_real_policy_run_deactivation_then_a_warning(ansible, moto, tmp_path):
+    keys = {f"stale{i}": make_key(moto, f"stale{i}", 100, used_days_ago=60)["AccessKeyId"] for i in range(3)}
+    swept = policy(ansible, unused_for_days=45)
+    assert swept.result["counts"]["deactivated"] == 3, swept.stdout
+    journal = tmp_path / "deactivated.json"
+    journal.write_text(json.dumps(swept.result))  # the module's whole registered result
+    moto.iam.update_access_key(UserName="stale2", AccessKeyId=keys["stale2"], Status="Active")  # by hand
+
+    run, report, failed = undo(ansible, journal)
+    assert run.rc == 0 and failed is None, run.stdout
+    assert writes(run) == Counter(UpdateAccessKey=2)
+    assert sorted(report[ACCOUNT]["restored"]) == [
+        f"key {keys[u]} of {u}: restored Active (was Inactive)" for u in ("stale0", "stale1")
+    ]
+    assert report[ACCOUNT]["left_alone"] == [
+        f"key {keys['stale2']} of stale2: already Active, as before the sweep; nothing to do"
+    ]
+    assert {moto.status(u, k) for u, k in keys.items()} == {"Active"}
+
+    warned = policy(ansible, unused_for_days=45, grace_days=7)
+    assert warned.result["counts"]["warned"] == 3, warned.stdout
+    journal = tmp_path / "warned.json"
+    journal.write_text(json.dumps(warned.result["journal"]))  # the journal list itself
+    moto.iam.tag_user(UserName="stale1", Tags=[{"Key": MARK + keys["stale1"], "Value": "2099-01-01"}])  # extended
+
+    run, report, failed = undo(ansible, journal)
+    assert run.rc == 0 and failed is None, run.stdout
+    assert writes(run) == Counter(UntagUser=2)
+    assert tags_of(moto, "stale0") == {} and tags_of(moto, "stale2") == {}
+    assert tags_of(moto, "stale1") == {MARK + keys["stale1"]: "2099-01-01"}
+    (left,) = report[ACCOUNT]["left_alone"]
+    assert left.startswith(f"tag {MARK}{keys['stale1']} of stale1: left alone, it is 2099-01-01, not ")
