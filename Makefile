@@ -14,7 +14,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: setup demo demo-cis demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: setup demo demo-cis demo-policy demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
 .PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
@@ -55,6 +55,9 @@ demo-cis: setup
 
 demo-org: setup
 	$(BIN)/python tools/demo.py org
+
+demo-policy: setup ## The key policy on moto: warn, re-run (pending), deadline passed, deactivate, then undo from the journal
+	$(BIN)/python tools/demo.py policy
 
 demo-server: setup
 	$(BIN)/python tools/demo.py serve

@@ -29,9 +29,9 @@ def test_demo_cis_sweep_reports_applies_and_reruns():
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys deactivated)"', proc.stdout)
+    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys [^;]*);', proc.stdout)
     assert summaries == [
-        "3 of 3 stale keys deactivated",
+        "3 of 3 stale keys would be deactivated (check mode: nothing changed)",
         "3 of 3 stale keys deactivated",
         "0 of 0 stale keys deactivated",
     ]
@@ -75,3 +75,34 @@ def test_demo_org_lists_the_organization_and_sweeps_every_account():
         for account in ("prod-payments", "staging", "sandbox")
         for user, status in (("ci-runner", "Active"), ("old-report-job", "Inactive"))
     ]
+
+
+def test_demo_policy_warns_waits_acts_and_undoes():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "demo.py"), "policy"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys deactivated; \d+ warned, \d+ pending)', proc.stdout)
+    assert summaries == [
+        "0 of 3 stale keys deactivated; 3 warned, 0 pending",
+        "0 of 3 stale keys deactivated; 0 warned, 3 pending",
+        "3 of 3 stale keys deactivated; 0 warned, 0 pending",
+    ]
+    acted, undone = (part.split()[: 4 * 3] for part in proc.stdout.split("Keys as the server now holds them:")[1:])
+    assert dict(zip(acted[0::3], acted[2::3])) == {
+        "backup": "Inactive",
+        "ci-runner": "Active",
+        "old-intern": "Inactive",
+        "reporting": "Inactive",
+    }
+    users = ("backup", "ci-runner", "old-intern", "reporting")
+    assert dict(zip(undone[0::3], undone[2::3])) == dict.fromkeys(users, "Active")
+    assert len(re.findall(r": restored Active \(was Inactive\)", proc.stdout)) == 3
+    assert len(re.findall(r": restored \d{4}-\d\d-\d\d \(was absent\)", proc.stdout)) == 3  # the marks, back
+    assert "keyguard-journals" not in {p.name for p in REPO.iterdir()} | {
+        p.name for p in (REPO / "playbooks").iterdir()
+    }
