@@ -67,18 +67,19 @@ def test_unused_for_45_days(ansible, moto, fleet, source):
     assert (never["age_days"], never["last_used_date"], never["days_since_last_use"]) == (50, None, 50)
     assert (stale["age_days"], stale["days_since_last_use"]) == (100, 60)
     assert run.result["skipped_keys"] == []
+    # last use of a selected key is IAM's fresh answer on both paths (the report only picks the candidates)
+    assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
     if source == "api":
         assert run.result["source"] == "api"
-        assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
         # one ListUsers, one ListAccessKeys per user, one GetAccessKeyLastUsed per *active* key only
         assert run.calls == Counter(ListUsers=1, ListAccessKeys=5, GetAccessKeyLastUsed=4)
     else:
         assert run.result["source"] == "credential_report"
-        assert (stale["last_used_service"], stale["last_used_region"]) == (None, None)
         assert run.result["root_access_keys"] == []  # moto's report has no <root_account> row
-        # the report, then one listing of each user with a slot unused for 45 days, inactive "off" included (it may
-        # have been reactivated since the report); last use comes from the report
-        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
+        # the report, one ListUsers (the scope is who exists now), one listing of each user with a slot unused for
+        # 45 days, inactive "off" included (it may have been reactivated since the report), and the fresh last use
+        # of each active candidate: the report picks them, IAM has the last word (busy and fresh need no call)
+        assert run.calls == REPORT_CALLS + Counter(ListUsers=1, ListAccessKeys=3, GetAccessKeyLastUsed=2)
 
 
 @pytest.mark.parametrize("source", ["api", "credential_report"])
@@ -90,7 +91,7 @@ def test_older_than_90_days_without_last_use(ansible, moto, fleet, source):
     if source == "api":
         assert run.calls == Counter(ListUsers=1, ListAccessKeys=5)
     else:
-        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
+        assert run.calls == REPORT_CALLS + Counter(ListUsers=1, ListAccessKeys=3)
 
 
 @pytest.mark.matrix
