@@ -130,6 +130,17 @@ def test_info_runs_in_check_mode(ansible, moto, fleet):
     assert ids(run.result["access_keys"]) == [fleet["stale"]["AccessKeyId"]]
 
 
+def test_info_names_a_missing_user_as_the_status_module_does(ansible, moto):
+    run = info(ansible, user_name="nobody")
+    assert_clean_failure(run, "IAM user 'nobody' does not exist.")
+    assert "ListAccessKeys failed" not in run.result["msg"]
+    status = ansible.run(
+        dict(user_name="nobody", access_key_id="AKIAIOSFODNN7EXAMPLE", status="Inactive", **ansible.connection())
+    )
+    assert status.result["msg"] == run.result["msg"]
+    assert run.calls == Counter(ListAccessKeys=1)
+
+
 def test_info_bad_options(ansible, moto):
     run = ansible.run(dict(user_name="stale", all_users=True, **ansible.connection()), module=INFO)
     assert_clean_failure(run, "mutually exclusive: user_name|all_users")

@@ -626,3 +626,31 @@ def test_a_chosen_source_without_all_users_is_refused_before_any_call(source):
     with pytest.raises(KeyguardError) as caught:
         iam_access_key_info.validate(task)
     assert str(caught.value) == f"source: {source} works with all_users: true only; set all_users, or drop source."
+
+
+def test_a_rename_that_two_new_names_could_explain_is_not_guessed(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # bob is gone; robert and roberta were both created in bob's second, each with a key of his key's second.
+    expect_users(stubber, ["carol", "robert", "roberta"], created={"robert": CREATED["bob"], "roberta": CREATED["bob"]})
+    for gone in ("alice", "bob", "dave"):  # alice and dave were deleted
+        stubber.add_client_error(
+            "list_access_keys", "NoSuchEntity", f"The user with name {gone} cannot be found.", 404, {"UserName": gone}
+        )
+    for name, key_id in (("robert", "AKIAROBERT0000000001"), ("roberta", "AKIAROBERTA000000001")):
+        stubber.add_response(
+            "list_access_keys",
+            {"AccessKeyMetadata": [metadata(key_id, name, at("2025-01-01T00:00:00+00:00"))]},
+            {"UserName": name},
+        )
+    task = params(older_than_days=90, include_last_used=False)
+    sweep = _sweep.Sweep(client, task)
+    keys = _sweep.find_keys(sweep, task, NOW)
+    assert [key["user_name"] for key in keys] == ["robert", "roberta"]
+    reasons = {entry["user_name"]: entry["reason"] for entry in sweep.skipped_keys}
+    assert reasons["alice"] == reasons["dave"] == "the user was deleted after the credential report was generated"
+    assert reasons["bob"] == (
+        "the user was renamed or deleted after the credential report was generated; which cannot be told (users "
+        "'robert', 'roberta' were created in the same second, with keys of the same second)"
+    )
