@@ -339,7 +339,11 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     redact,
     validate_connection,
 )
-from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import match_slots, with_report_use
+from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
+    in_path,
+    match_slots,
+    with_report_use,
+)
 from ansible_collections.keyguard.aws.plugins.module_utils._policy import (
     ACTIONS,
     DEFAULT_EXEMPT_TAG,
@@ -505,7 +509,8 @@ def read_account(sweep, params, policy, now):
         if key["access_key_id"] not in gone
     ]
     account.fresh = set(fresh)
-    account.unlisted_slots = unlisted(slots, keys, listed_users)
+    in_scope = set(tags_by_user) if tags_by_user is not None else None
+    account.unlisted_slots = unlisted(slots, listed_users, in_scope, params["path_prefix"])
     return account
 
 
@@ -586,11 +591,19 @@ def may_qualify(key, now, policy):
     return qualifies(key, now, policy)
 
 
-def unlisted(slots, keys, listed_users):
-    """Return the report's slots of users that were never listed (each an entry without a key ID)."""
+def unlisted(slots, listed_users, in_scope, path_prefix):
+    """Return the report's slots of users in scope that were never listed (each an entry without a key ID).
+
+    In scope: users under path_prefix now, from the authorization details; without them, by the report's ARN.
+    """
     if slots is None:
         return []
-    return [slot for slot in slots if slot.user_name not in listed_users]
+    return [
+        slot
+        for slot in slots
+        if slot.user_name not in listed_users
+        and (slot.user_name in in_scope if in_scope is not None else in_path(slot, path_prefix))
+    ]
 
 
 # --- compare ---------------------------------------------------------------------------------------

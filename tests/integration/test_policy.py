@@ -18,9 +18,14 @@ from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_poli
 POLICY = "keyguard.aws.iam_access_key_policy"
 MARK = "keyguard:deactivate-after:"
 WRITES = ("UpdateAccessKey", "TagUser", "UntagUser")
-# moto's first GenerateCredentialReport says STARTED, the next COMPLETE
+# moto's first GenerateCredentialReport says STARTED, the next COMPLETE; one ListUsers (1000 a page) decides the
+# scope on the users' current paths, not the report's
 REPORT = Counter(
-    GetCallerIdentity=1, GetAccountAuthorizationDetails=1, GenerateCredentialReport=2, GetCredentialReport=1
+    GetCallerIdentity=1,
+    GetAccountAuthorizationDetails=1,
+    GenerateCredentialReport=2,
+    GetCredentialReport=1,
+    ListUsers=1,
 )
 
 
@@ -242,9 +247,7 @@ def test_authorization_details_denied_falls_back_with_a_warning(ansible, moto, f
     assert run.result.get("failed") is not True, run.stdout
     assert "iam:GetAccountAuthorizationDetails was denied" in run.stdout
     assert by_user(run) == {"old": ("exempt", "Active"), "older": ("exempt", "Active")}
-    # the proxy answered GetAccountAuthorizationDetails, so moto saw none; ListUserTags per candidate, one GetGroup.
-    # moto's report has a fixed 2015 GeneratedTime, so the sweep bounds its age by its latest date (100 days ago):
-    # a key made since could be over 90 days old, so every user is listed (one ListUsers).
+    # the proxy answered GetAccountAuthorizationDetails, so moto saw none; ListUserTags per candidate, one GetGroup
     assert run.calls == Counter(
         ListUsers=1,
         GetCallerIdentity=1,

@@ -108,6 +108,18 @@ def expect_reads(iam, tags, last_used, denied=False):
         {"Content": report_csv(), "ReportFormat": "text/csv", "GeneratedTime": NOW - timedelta(hours=1)},
         {},
     )
+    # the scope: the users under path_prefix now, one ListUsers per 1000 users
+    users = [
+        {
+            "UserName": n,
+            "Path": "/",
+            "UserId": "AIDA" + n.upper().ljust(17, "X"),
+            "Arn": f"arn:aws:iam::{ACCOUNT}:user/{n}",
+            "CreateDate": ago(400),
+        }
+        for n in ("alice", "bob", "carol", "dave")
+    ]
+    iam.add_response("list_users", {"Users": users, "IsTruncated": False}, {"MaxItems": 1000})
     # the report's candidates, alice and dave; then carol, whose mark the details showed
     listed = [("alice", K_ALICE), ("dave", K_DAVE)] + ([("carol", K_CAROL)] if "carol" in tags and not denied else [])
     for user, key_id in listed:
