@@ -481,8 +481,8 @@ def read_account(sweep, params, policy, now):
     keys = with_known_use(keys, slots, now)
     account = Account()
     # Candidates by what is known so far (the report's last use, or none yet); their owners' tags decide exemptions.
-    maybe = [key for key in keys if may_qualify(key, now, policy)]
-    owners = sorted({key["user_name"] for key in maybe})
+    maybe = {key["access_key_id"]: key for key in keys if may_qualify(key, now, policy)}
+    owners = sorted({key["user_name"] for key in maybe.values()})
     if tags_by_user is None:
         account.users = read_tags_fallback(sweep, owners, policy)
     else:
@@ -498,7 +498,7 @@ def read_account(sweep, params, policy, now):
         for key in keys
         if key["status"] == "Active"
         and passes_age(key, now, policy)
-        and (key in maybe or key["access_key_id"] in marked_ids)
+        and (key["access_key_id"] in maybe or key["access_key_id"] in marked_ids)
     ]
     answers = sweep.each(lambda key: get_access_key_last_used(sweep.client, key["access_key_id"]), confirm)
     fresh = {key["access_key_id"]: answer for key, answer in zip(confirm, answers) if answer is not None}
