@@ -336,6 +336,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect_with_sts,
     connection_rules,
+    is_endpoint_failure,
     redact,
     validate_connection,
 )
@@ -662,43 +663,61 @@ class Journal:
             self.entries.append(dict(account_id=self.account_id, time=now, **entry))
 
 
-def apply_user(client, user, plans, journal, check_mode):
+NOT_ATTEMPTED = "was not attempted: an earlier call failed in a way every call would"
+
+
+def apply_user(client, user, plans, journal, check_mode, stop):
     """Make one user's writes: status first, then removed marks, then new marks. Return the plans as done.
 
-    A write that fails turns that key's plan into `failed` with the reason; the user's other keys go on.
+    A write that fails turns that key's plan into `failed` with the reason; the user's other keys go on, unless the
+    endpoint or the credentials failed (then `stop` is set and no further write starts, here or for other users).
     """
     spelled = {key_id: name for key_id, (name, _value) in marks_of(user.tags).items()}
     done = {}
+
+    def write(index, what, send, record, status):
+        """Send one write and record it; on failure mark the key failed with `what` and the error."""
+        if stop.reason is not None:
+            done[index] = write_failed(plans[index][1], NOT_ATTEMPTED, stop.reason, status)
+            return
+        try:
+            if not check_mode:
+                send()
+            record()
+        except KeyguardError as err:
+            if is_endpoint_failure(err):
+                stop.set(err)
+            if err.code == "LimitExceeded":
+                err = KeyguardError(f"user {user.name} holds {MAX_USER_TAGS} tags, IAM's limit ({err})", err.code)
+            done[index] = write_failed(plans[index][1], what, err, status)
+
     for index, (key, plan) in enumerate(plans):
         if plan.deactivates:
-            try:
-                if not check_mode:
-                    update_access_key(client, key["access_key_id"], "Inactive", user.name)
-                journal.status(user.name, key["access_key_id"], key["status"], "Inactive")
-            except KeyguardError as err:
-                done[index] = write_failed(plan, "could not be deactivated", err, key["status"])
-    order = sorted(range(len(plans)), key=lambda i: plans[i][1].mark_after is not None)  # removals free tag room
-    for index in order:
+            key_id = key["access_key_id"]
+            write(
+                index,
+                "could not be deactivated",
+                lambda key_id=key_id: update_access_key(client, key_id, "Inactive", user.name),
+                lambda key_id=key_id, before=key["status"]: journal.status(user.name, key_id, before, "Inactive"),
+                key["status"],
+            )
+    for index in sorted(range(len(plans)), key=lambda i: plans[i][1].mark_after is not None):  # removals free room
         key, plan = plans[index]
         if index in done or not plan.marks:
             continue
-        key_id = key["access_key_id"]
-        tag_key = spelled.get(key_id) or mark_key(key_id)
-        try:
-            if plan.mark_after is None:
-                if not check_mode:
-                    untag_user(client, user.name, tag_key)
-            elif not check_mode:
-                tag_user(client, user.name, tag_key, plan.mark_after)
-            journal.tag(user.name, tag_key, plan.mark_before, plan.mark_after)
-        except KeyguardError as err:
-            if err.code == "LimitExceeded":
-                err = KeyguardError(f"user {user.name} holds {MAX_USER_TAGS} tags, IAM's limit ({err})", err.code)
-            if plan.deactivates:
-                done[index] = write_failed(plan, "was deactivated, but its mark could not be removed", err, "Inactive")
-            else:
-                what = "could not have its mark removed" if plan.mark_after is None else "could not be marked"
-                done[index] = write_failed(plan, what, err, key["status"])
+        tag_key = spelled.get(key["access_key_id"]) or mark_key(key["access_key_id"])
+        if plan.mark_after is None:
+            send = lambda tag_key=tag_key: untag_user(client, user.name, tag_key)  # noqa: E731
+            what = (
+                "was deactivated, but its mark could not be removed"
+                if plan.deactivates
+                else "could not have its mark removed"
+            )
+        else:
+            send = lambda tag_key=tag_key, value=plan.mark_after: tag_user(client, user.name, tag_key, value)  # noqa: E731
+            what = "could not be marked"
+        record = lambda tag_key=tag_key, plan=plan: journal.tag(user.name, tag_key, plan.mark_before, plan.mark_after)  # noqa: E731
+        write(index, what, send, record, "Inactive" if plan.deactivates else key["status"])
     return [(key, done.get(index, plan)) for index, (key, plan) in enumerate(plans)]
 
 
@@ -723,7 +742,7 @@ def apply_plans(client, plans, journal, params, check_mode):
     ]
     stop = Stop()
     outcomes = run_ordered(
-        lambda index: apply_user(client, plans[index][0], plans[index][1], journal, check_mode),
+        lambda index: apply_user(client, plans[index][0], plans[index][1], journal, check_mode, stop),
         writing,
         params["concurrency"],
         stop,
@@ -735,9 +754,7 @@ def apply_plans(client, plans, journal, params, check_mode):
             done[index] = (user, outcome.value)
             continue
         err = outcome.error or outcome.not_attempted
-        why = (
-            "was not attempted: an earlier call failed in a way every call would" if outcome.not_attempted else "failed"
-        )
+        why = NOT_ATTEMPTED if outcome.not_attempted else "failed"
         done[index] = (
             user,
             [
