@@ -35,7 +35,8 @@ description:
     C(ListUserTags) (and the members of O(exempt_groups) with C(GetGroup)), and warns that marks on other users
     cannot be cleared in this run."
   - "B(Cost.) A few calls per account: one C(sts:GetCallerIdentity), the credential report, one
-    C(GetAccountAuthorizationDetails) per 1000 users; then, per user with a candidate or a mark, one
+    C(GetAccountAuthorizationDetails) and one C(ListUsers) (the scope, on the users' current paths) per 1000 users;
+    then, per user with a candidate or a mark, one
     C(ListAccessKeys), one C(GetAccessKeyLastUsed) per candidate or marked key, and the writes. Never one call per
     user of the account (except with O(source=api), which lists every user's keys by design)."
   - "B(Writing.) Only C(UpdateAccessKey) (to V(Inactive)), C(TagUser) and C(UntagUser), each appended to
@@ -124,10 +125,10 @@ notes:
   - "Containment is separate on purpose: M(keyguard.aws.iam_access_key_status), C(playbooks/contain_exposed_key.yml)
     and the EDA path (C(exposed_key_events)) ignore exemptions and grace, because a leaked key must go off now.
     This module is for the slow, scheduled policy."
-  - "Permissions: C(sts:GetCallerIdentity); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) (or,
-    with O(source=api), C(iam:ListUsers)); C(iam:ListUsers) when keys made since the report could qualify;
-    C(iam:GetAccountAuthorizationDetails); C(iam:ListAccessKeys), C(iam:GetAccessKeyLastUsed); C(iam:UpdateAccessKey),
-    C(iam:TagUser), C(iam:UntagUser); C(iam:ListUserTags) and C(iam:GetGroup) for the fallback."
+  - "Permissions: C(sts:GetCallerIdentity); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) (not
+    needed with O(source=api)); C(iam:ListUsers); C(iam:GetAccountAuthorizationDetails); C(iam:ListAccessKeys),
+    C(iam:GetAccessKeyLastUsed); C(iam:UpdateAccessKey), C(iam:TagUser), C(iam:UntagUser); C(iam:ListUserTags) and
+    C(iam:GetGroup) for the fallback."
   - "The marks are public: a user's tag C(keyguard:deactivate-after:AKIA...) = C(2026-12-16) in the IAM console
     says that key goes off on or after 16 December 2026 (UTC) unless it is used by then."
   - "The credential report says which keys to look at; it is never the last word on a write. IAM serves a report up
