@@ -46,7 +46,7 @@ description:
     reason and the rest go on."
   - "RV(journal) can be replayed backwards by C(playbooks/undo_sweep.yml) to put back exactly what a run changed."
 author:
-  - Keyguard maintainers (@keyguard-aws)
+  - keyguard.aws contributors (@keyguard-aws)
 requirements:
   - botocore
 options:
