@@ -211,7 +211,7 @@ def report_keys(sweep, params, slots, now):
     listed = sweep.list_keys(sorted(users))
     keys = [key for key in listed if key["user_name"] in in_scope]
     candidates = select_keys(loose, now, status=params["status"])
-    account_for_leavers(sweep, loose, left, listed, keys, prefix, {name: current[name] for name in in_scope - reported})
+    account_for_leavers(sweep, loose, left, keys, prefix, {name: current[name] for name in in_scope - reported})
     users_gone = {entry["user_name"] for entry in sweep.skipped_keys} | left
     for slot in gone_since_report(candidates, keys, users_gone):
         sweep.skipped_keys.append(
@@ -225,14 +225,16 @@ def report_keys(sweep, params, slots, now):
     return keys
 
 
-def account_for_leavers(sweep, loose, left, listed, keys, prefix, unreported):
+def account_for_leavers(sweep, loose, left, keys, prefix, unreported):
     """Say in skipped_keys why each listed user no longer in scope by its report name was not swept.
 
     A user still listed by that name was moved out of path_prefix. One IAM no longer knows by that name was renamed
     when exactly one user the report does not know was created in the same second and holds a key created in the
     same second as one of its slots (IAM keeps both dates through a rename); otherwise it was deleted.
     """
-    still_there = {key["user_name"] for key in listed} - {key["user_name"] for key in keys}
+    # Each leaver was listed: by now it has a NoSuchEntity entry in skipped_keys, or it still exists by that name.
+    vanished_users = {entry["user_name"] for entry in sweep.skipped_keys}
+    still_there = {user_name for user_name in left if user_name not in vanished_users}
     key_seconds = {}
     for key in keys:
         if key["user_name"] in unreported and key["create_date"]:

@@ -654,3 +654,16 @@ def test_a_rename_that_two_new_names_could_explain_is_not_guessed(iam):
         "the user was renamed or deleted after the credential report was generated; which cannot be told (users "
         "'robert', 'roberta' were created in the same second, with keys of the same second)"
     )
+
+
+def test_a_user_moved_out_whose_keys_are_gone_is_still_accounted_for(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    expect_users(stubber, [], path_prefix="/service/", path="/service/")  # dave moved out, and deleted his key
+    stubber.add_response("list_access_keys", {"AccessKeyMetadata": []}, {"UserName": "dave"})
+    task = params(path_prefix="/service/", unused_for_days=45)
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
+    (moved,) = sweep.skipped_keys
+    assert moved["user_name"] == "dave" and moved["reason"].startswith("the user was moved out of path_prefix")
