@@ -375,3 +375,21 @@ def test_documented_examples_run(ansible, moto, fleet, tmp_path):
     assert run.rc == 0, run.stdout
     assert f"dormant-team@example.com: {dormant['AccessKeyId']} warned until {today(14)}" in run.stdout
     assert (tmp_path / "journal-123456789012.json").exists()
+
+
+def test_path_prefix_keeps_the_policy_and_its_marks_inside_the_path(ansible, moto):
+    moto.days_ago(100)
+    moto.iam.create_user(UserName="svc", Path="/service/")
+    inside = moto.iam.create_access_key(UserName="svc")["AccessKey"]
+    moto.iam.create_user(UserName="human", Path="/people/")
+    outside = moto.iam.create_access_key(UserName="human")["AccessKey"]
+    moto.days_ago(0)
+    # a mark made by some other run on a key outside the path: not this run's to clear
+    moto.iam.tag_user(UserName="human", Tags=[{"Key": MARK + outside["AccessKeyId"], "Value": today(-1)}])
+    run = policy(ansible, older_than_days=90, grace_days=7, path_prefix="/service/")
+    assert run.result.get("failed") is not True, run.stdout
+    assert by_user(run) == {"svc": ("warned", "Active")}
+    assert writes(run) == Counter(TagUser=1)
+    assert MARK + inside["AccessKeyId"] in tags_of(moto, "svc")
+    assert tags_of(moto, "human") == {MARK + outside["AccessKeyId"]: today(-1)}
+    assert moto.status("human", outside["AccessKeyId"]) == "Active"
