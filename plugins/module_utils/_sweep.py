@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     get_access_key_last_used,
     key_age,
     list_access_keys,
+    list_user_keys,
     list_users,
+    list_users_created,
     read_credential_report,
     select_keys,
     with_last_use,
@@ -22,6 +24,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._credential_report im
     in_path,
     match_slots,
     parse_report,
+    report_users,
     root_key,
     slot_as_key,
     with_report_use,
@@ -62,6 +65,7 @@ class Sweep:
         self.report_generated = None
         self.generated = None  # no key the report misses is older than this datetime
         self.root_access_keys = None
+        self.report_users = {}  # {user name: creation time} of every IAM user the credential report has
 
     def each(self, work, items):
         """Return work(item) for each item, in order, on the task's workers; None for what vanished meanwhile."""
@@ -78,7 +82,7 @@ class Sweep:
         return values
 
     def read_report(self):
-        """Return the report's slots, or None when the API path is to be used (by choice or as a fallback)."""
+        """Return the report's slots of IAM users (all paths), or None when the API path is to be used."""
         if not self.params["all_users"] or self.params["source"] == "api":
             return None
         try:
@@ -97,15 +101,21 @@ class Sweep:
         self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
         if (self.params["path_prefix"] or "/") == "/":
             self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
-        return [slot for slot in slots if in_path(slot, self.params["path_prefix"])]
+        self.report_users = report_users(content)
+        return [slot for slot in slots if slot.user_name != ROOT_USER]
 
     def list_keys(self, users):
         """Return the keys of these users, each listed once; users deleted meanwhile are skipped."""
         listed = self.each(lambda user_name: list_access_keys(self.client, user_name), users)
-        return [key for keys in listed if keys for key in keys]
+        # Each key is the listed user's: AWS answers with that name, but moto keeps a renamed user's old one.
+        return [dict(key, user_name=user_name) for user_name, keys in zip(users, listed) if keys for key in keys]
 
     def last_use(self, keys, now, slots=None):
-        """Return the keys with their last use: from the report's slot where it is known for sure, else from IAM."""
+        """Return the keys with their last use, from IAM for every unused_for_days candidate.
+
+        The report's slot gives a key's last use only where the key is known for sure and the report already shows
+        a use within unused_for_days (or no such filter is set); every other key is asked with GetAccessKeyLastUsed.
+        """
         known = {}
         if slots is not None:
             keys_by_user, slots_by_user = {}, {}
@@ -115,6 +125,18 @@ class Sweep:
                 slots_by_user.setdefault(slot.user_name, []).append(slot)
             for user_name, mine in keys_by_user.items():
                 known.update(match_slots(mine, slots_by_user.get(user_name, [])))
+        unused_for_days = self.params["unused_for_days"]
+        if unused_for_days is not None:
+            # The report says which keys to look at, never the last word on when a key was last used: IAM serves
+            # it up to 4 hours old, and a key used since would be called unused on stale evidence. Each key the
+            # report would select is asked again; a key it saw used recently needs no call, since last use only
+            # moves forward.
+            by_id = {key["access_key_id"]: key for key in keys}
+            known = {
+                key_id: slot
+                for key_id, slot in known.items()
+                if not select_keys([with_report_use(by_id[key_id], slot, now)], now, unused_for_days=unused_for_days)
+            }
         ask = [key for key in keys if key["access_key_id"] not in known]
         answers = dict(zip((key["access_key_id"] for key in ask), self.each(self._last_used, ask)))
         found = []
@@ -162,39 +184,117 @@ def new_keys_may_pass(params, generated, now):
     )
 
 
+def report_keys(sweep, params, slots, now):
+    """Return the keys in scope on the report path: the report picks the candidates, fresh reads decide the rest.
+
+    The scope is the current ListUsers (under path_prefix), never the path or name the report saw: a user moved in
+    since is swept, one moved out is not, and a user the report does not know by its name now (created or renamed
+    since) is listed whatever the filters. Candidates pass the age and last-use filters in the report whatever its
+    status says (a key may have been reactivated since; the fresh listing's status decides). When a key created
+    since the report could pass the filters, every user in scope is listed.
+    """
+    prefix = params["path_prefix"]
+    current = list_users_created(sweep.client, prefix)
+    in_scope = set(current)
+    reported = set(sweep.report_users)
+    # Users the report placed in the path who are no longer in scope by that name: moved out, renamed or deleted.
+    left = {slot.user_name for slot in slots if slot.user_name not in in_scope and in_path(slot, prefix)}
+    loose = select_keys(
+        [slot_as_key(slot) for slot in slots if slot.user_name in in_scope or slot.user_name in left],
+        now,
+        older_than_days=params["older_than_days"],
+        unused_for_days=params["unused_for_days"],
+    )
+    users = {key["user_name"] for key in loose} | (in_scope - reported)
+    if new_keys_may_pass(params, sweep.generated, now):
+        users |= in_scope
+    listed = sweep.list_keys(sorted(users))
+    keys = [key for key in listed if key["user_name"] in in_scope]
+    candidates = select_keys(loose, now, status=params["status"])
+    account_for_leavers(sweep, loose, left, keys, prefix, {name: current[name] for name in in_scope - reported})
+    users_gone = {entry["user_name"] for entry in sweep.skipped_keys} | left
+    for slot in gone_since_report(candidates, keys, users_gone):
+        sweep.skipped_keys.append(
+            dict(
+                user_name=slot["user_name"],
+                access_key_id=None,
+                reason=f"the key created {slot['create_date']} (slot {slot['slot']} of the credential report) "
+                "was deleted after the report was generated",
+            )
+        )
+    return keys
+
+
+def account_for_leavers(sweep, loose, left, keys, prefix, unreported):
+    """Say in skipped_keys why each listed user no longer in scope by its report name was not swept.
+
+    A user still listed by that name was moved out of path_prefix. One IAM no longer knows by that name was renamed
+    when exactly one user the report does not know was created in the same second and holds a key created in the
+    same second as one of its slots (IAM keeps both dates through a rename); otherwise it was deleted.
+    """
+    # Each leaver was listed: by now it has a NoSuchEntity entry in skipped_keys, or it still exists by that name.
+    vanished_users = {entry["user_name"] for entry in sweep.skipped_keys}
+    still_there = {user_name for user_name in left if user_name not in vanished_users}
+    key_seconds = {}
+    for key in keys:
+        if key["user_name"] in unreported and key["create_date"]:
+            key_seconds.setdefault(key["user_name"], set()).add(_second(key["create_date"]))
+    gone = sorted({slot["user_name"] for slot in loose} & left - still_there)
+    homes = {}
+    for user_name in gone:
+        created = sweep.report_users.get(user_name)
+        slots = {_second(slot["create_date"]) for slot in loose if slot["user_name"] == user_name}
+        homes[user_name] = [
+            name
+            for name, since in sorted(unreported.items())
+            if created and since and _second(since) == _second(created) and slots & key_seconds.get(name, set())
+        ]
+    claimed = [name for names in homes.values() for name in names]
+    for user_name in sorted({slot["user_name"] for slot in loose} & left):
+        if user_name in still_there:
+            sweep.skipped_keys.append(
+                dict(
+                    user_name=user_name,
+                    access_key_id=None,
+                    reason=f"the user was moved out of path_prefix {prefix} after the credential report was "
+                    "generated; it is out of scope now, so its keys were not swept",
+                )
+            )
+            continue
+        entries = [entry for entry in sweep.skipped_keys if entry["user_name"] == user_name]
+        if not entries:
+            continue
+        found = homes.get(user_name, [])
+        if len(found) == 1 and claimed.count(found[0]) == 1:
+            entries[0]["reason"] = (
+                f"the user was renamed or moved after the credential report was generated: its key is now user "
+                f"{found[0]!r}'s, and is swept under that name"
+            )
+        elif found:
+            entries[0]["reason"] = (
+                "the user was renamed or deleted after the credential report was generated; which cannot be told "
+                f"(users {', '.join(map(repr, found))} were created in the same second, with keys of the same second)"
+            )
+        else:
+            elsewhere = f", or renamed and moved out of {prefix}" if (prefix or "/") != "/" else ""
+            entries[0]["reason"] = f"the user was deleted after the credential report was generated{elsewhere}"
+
+
+def _second(moment):
+    """Return a moment (datetime or ISO 8601) as a UTC datetime without its fraction of a second."""
+    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
 def read_keys(sweep, params, now):
     """Return the keys in scope, and the report's slots when the report chose them: None on the API path."""
     if params["all_users"]:
         slots = sweep.read_report()
         if slots is None:
             return sweep.list_keys(list_users(sweep.client, params["path_prefix"])), None
-        # Candidates pass the age and last-use filters in the report whatever its status says: a key may have been
-        # (re)activated or deactivated since, so the fresh listing's status decides. Keys the report cannot show
-        # (created since) are younger than the report; only when such a key could pass the filters is every user
-        # listed (ListUsers, then each user's keys).
-        loose = select_keys(
-            [slot_as_key(slot) for slot in slots],
-            now,
-            older_than_days=params["older_than_days"],
-            unused_for_days=params["unused_for_days"],
-        )
-        users = {key["user_name"] for key in loose}
-        if new_keys_may_pass(params, sweep.generated, now):
-            users.update(list_users(sweep.client, params["path_prefix"]))
-        keys = sweep.list_keys(sorted(users))
-        users_gone = {entry["user_name"] for entry in sweep.skipped_keys}
-        for slot in gone_since_report(select_keys(loose, now, status=params["status"]), keys, users_gone):
-            sweep.skipped_keys.append(
-                dict(
-                    user_name=slot["user_name"],
-                    access_key_id=None,
-                    reason=f"the key created {slot['create_date']} (slot {slot['slot']} of the credential report) "
-                    "was deleted after the report was generated",
-                )
-            )
-        return keys, slots
+        return report_keys(sweep, params, slots, now), slots
     if params["user_name"]:
-        return list_access_keys(sweep.client, params["user_name"]), None
+        return list_user_keys(sweep.client, params["user_name"]), None
     try:
         return list_access_keys(sweep.client), None
     except KeyguardError as err:

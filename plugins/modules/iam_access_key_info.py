@@ -19,17 +19,22 @@ description:
     still selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or
     O(unused_for_days) needs it."
   - "With O(all_users), the module reads the IAM credential report by default (O(source=auto)): one CSV that holds
-    every user's key slots with their status, creation and last use. It applies O(older_than_days) and
-    O(unused_for_days) to the report, then calls C(ListAccessKeys) for the users with a key left, whatever the
-    report says of its status. When a key created after the report could pass those filters (no age filter, or one
-    shorter than the report's age), it also pages C(ListUsers) and lists every user's keys. It calls
-    C(GetAccessKeyLastUsed) only for a key the report cannot place (created after the report, or in the same second
-    as its user's other key). With O(source=api), or when the report cannot be had, it pages C(ListUsers) (1000
-    users a page), lists every user's keys, and looks up last use per key."
+    every user's key slots with their status, creation and last use. It pages C(ListUsers) (1000 users a page,
+    under O(path_prefix)) to decide who is in scope now. It applies O(older_than_days) and O(unused_for_days) to the
+    report, then calls C(ListAccessKeys) for the users with a key left (whatever the report says of its status), and
+    for the users the report does not know by their name (created or renamed since). When a key created after the
+    report could pass those filters (no age filter, or one shorter than the report's age), it lists every user's
+    keys. It calls C(GetAccessKeyLastUsed) once for each key the report would select as unused for
+    O(unused_for_days) (a candidate), and for each key the report cannot place (created after the report, or in the
+    same second as its user's other key); never once per user. With O(source=api), or when the report cannot be
+    had, it pages C(ListUsers), lists every user's keys, and calls C(GetAccessKeyLastUsed) once per key still
+    selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or O(unused_for_days)
+    needs it."
   - "Per-user and per-key calls run on up to O(concurrency) threads that share one client; the result is the
     same, in the same order, whatever the concurrency."
   - "A user or key deleted while the sweep runs is left out and listed in RV(skipped_keys) with the reason; it never
-    fails the task."
+    fails the task. So is, on the report path, a user the report placed in scope who was moved out of
+    O(path_prefix), renamed or deleted since."
 author:
   - Keyguard maintainers (!UNKNOWN)
 options:
@@ -46,7 +51,7 @@ options:
   path_prefix:
     description:
       - With O(all_users), only users whose path starts with this, for example V(/service/). C(ListUsers) gets it
-        as C(PathPrefix); on the credential report it filters the users' ARNs.
+        as C(PathPrefix), on the credential report path too (the users' paths now decide, not the report's ARNs).
       - A path starts and ends with V(/) and holds printable ASCII, at most 512 characters.
       - Useful when the caller's permissions end at C(user/service/*).
     type: str
@@ -58,7 +63,7 @@ options:
       - V(api) lists every user and key through the API.
       - V(auto) reads the report, and falls back to the API, with one warning naming the reason (a missing
         permission, a report that is not ready in time or cannot be parsed), when the report cannot be had.
-      - Only with O(all_users).
+      - Only with O(all_users); V(api) and V(credential_report) without it fail before any call.
     type: str
     choices: [auto, credential_report, api]
     default: auto
@@ -82,11 +87,18 @@ options:
     description:
       - Only keys not used for more than this many days, from V(0) to V(36500) (100 years). A key never used counts
         from its creation.
-      - Needs C(GetAccessKeyLastUsed) for each key, whatever O(include_last_used) says.
+      - Decided on IAM's fresh answer, whatever O(include_last_used) says. For one user, the caller, or
+        O(source=api), one C(GetAccessKeyLastUsed) per key still selected after the O(status) and
+        O(older_than_days) filters. On the credential report, one per key the report would select (its last use there
+        is up to 4 hours old) and per key the report cannot place; a key the report saw used within the period needs
+        no call, since last use only moves forward.
     type: int
   include_last_used:
     description:
-      - Ask IAM when each key was last used, and by which service and region (one C(GetAccessKeyLastUsed) per key).
+      - Report when each key was last used, and by which service and region. For one user, the caller, or
+        O(source=api), one C(GetAccessKeyLastUsed) per selected key. On the credential report, the report's last use
+        (up to 4 hours old) for the keys it places, and one C(GetAccessKeyLastUsed) per key it cannot place and per
+        O(unused_for_days) candidate.
       - When V(false) and O(unused_for_days) is unset, the RV(access_keys[].last_used_date) and related fields are null.
     type: bool
     default: true
@@ -103,18 +115,22 @@ attributes:
     support: full
     description: Never changes anything.
 notes:
-  - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) for
-    O(all_users) with the report, and C(iam:ListUsers) there too unless an age filter rules out keys made since
-    the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for O(all_users) with the API, and
-    C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
+  - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport), C(iam:GetCredentialReport) and
+    C(iam:ListUsers) for O(all_users) with the report, and C(iam:GetAccessKeyLastUsed) there too with
+    O(unused_for_days) or for keys made since the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for
+    O(all_users) with the API, and C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
   - IAM records a key's last use with a delay of up to a few hours, and only from April 22, 2015 onwards.
   - IAM builds a new credential report at most every 4 hours and serves the last one until then, so its status
     and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). The module
     guarantees on the report that every key that passes the filters now is reported. Status and creation come from a
     fresh C(ListAccessKeys); a key deactivated or reactivated since the report is judged by its status now; a key
-    created since (by a new user or an old one) is listed whenever the filters could select it. Last use comes
-    from the report where the key is in it; since last use only moves forward, a key used after the report can be
-    reported as unused for longer than it is (never the other way round). Use O(source=api) to read last use live.
+    created since (by a new user or an old one) is listed whenever the filters could select it. The scope is the
+    current C(ListUsers); a user moved into O(path_prefix) since is swept, one moved out is not, and one renamed is
+    swept under its new name.
+  - The report is trusted to say which keys to look at, never for the final word on last use. Every key it would
+    select as unused for O(unused_for_days) is confirmed with a fresh C(GetAccessKeyLastUsed), and the fresh answer
+    decides, so a key used after the report is never reported as unused. Without O(unused_for_days), the last use
+    shown for a key the report places is the report's, up to 4 hours old; use O(source=api) to read it live.
   - C(ListUsers) never returns the account's root user, so the root user's keys, which CIS says must not exist,
     are reported only from the credential report, in RV(root_access_keys). IAM does not tell their IDs, so they
     cannot be passed to M(keyguard.aws.iam_access_key_status); delete them as the root user.
@@ -202,6 +218,8 @@ access_keys:
 skipped_keys:
   description:
     - Users and keys deleted while the sweep ran, each with the reason. Such churn never fails the task.
+    - On the credential report path, also each user the report placed in scope who has since been moved out of
+      O(path_prefix) (not swept), renamed or moved (swept under the new name, which the reason gives) or deleted.
     - Named C(skipped) in earlier releases; renamed because Ansible reserves C(skipped) (a task that returned it
       showed as skipped).
   returned: always
@@ -209,7 +227,7 @@ skipped_keys:
   elements: dict
   contains:
     user_name:
-      description: The user.
+      description: The user, by the name it had (the report's name, for a user renamed since).
       type: str
       sample: departed-contractor
     access_key_id:
@@ -320,8 +338,11 @@ def validate(params):
             raise KeyguardError("path_prefix works with all_users: true only; set all_users, or drop path_prefix.")
         if not (valid_path(prefix)):
             raise KeyguardError(f"path_prefix must be {PATH_PREFIX_RULE}; got {prefix!r}.")
-    if params["source"] == "credential_report" and not params["all_users"]:
-        raise KeyguardError("source: credential_report works with all_users: true only; set all_users, or drop source.")
+    if params["source"] != "auto" and not params["all_users"]:
+        # auto is the default, so it cannot tell whether the task set it; api and credential_report were chosen.
+        raise KeyguardError(
+            f"source: {params['source']} works with all_users: true only; set all_users, or drop source."
+        )
     validate_concurrency(params["concurrency"])
     validate_connection(params)
 

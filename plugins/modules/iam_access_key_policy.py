@@ -35,7 +35,8 @@ description:
     C(ListUserTags) (and the members of O(exempt_groups) with C(GetGroup)), and warns that marks on other users
     cannot be cleared in this run."
   - "B(Cost.) A few calls per account: one C(sts:GetCallerIdentity), the credential report, one
-    C(GetAccountAuthorizationDetails) per 1000 users; then, per user with a candidate or a mark, one
+    C(GetAccountAuthorizationDetails) and one C(ListUsers) (the scope, on the users' current paths) per 1000 users;
+    then, per user with a candidate or a mark, one
     C(ListAccessKeys), one C(GetAccessKeyLastUsed) per candidate or marked key, and the writes. Never one call per
     user of the account (except with O(source=api), which lists every user's keys by design)."
   - "B(Writing.) Only C(UpdateAccessKey) (to V(Inactive)), C(TagUser) and C(UntagUser), each appended to
@@ -45,7 +46,7 @@ description:
     reason and the rest go on."
   - "RV(journal) can be replayed backwards by C(playbooks/undo_sweep.yml) to put back exactly what a run changed."
 author:
-  - Keyguard maintainers (@keyguard-aws)
+  - keyguard.aws contributors (@keyguard-aws)
 requirements:
   - botocore
 options:
@@ -124,10 +125,10 @@ notes:
   - "Containment is separate on purpose: M(keyguard.aws.iam_access_key_status), C(playbooks/contain_exposed_key.yml)
     and the EDA path (C(exposed_key_events)) ignore exemptions and grace, because a leaked key must go off now.
     This module is for the slow, scheduled policy."
-  - "Permissions: C(sts:GetCallerIdentity); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) (or,
-    with O(source=api), C(iam:ListUsers)); C(iam:ListUsers) when keys made since the report could qualify;
-    C(iam:GetAccountAuthorizationDetails); C(iam:ListAccessKeys), C(iam:GetAccessKeyLastUsed); C(iam:UpdateAccessKey),
-    C(iam:TagUser), C(iam:UntagUser); C(iam:ListUserTags) and C(iam:GetGroup) for the fallback."
+  - "Permissions: C(sts:GetCallerIdentity); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) (not
+    needed with O(source=api)); C(iam:ListUsers); C(iam:GetAccountAuthorizationDetails); C(iam:ListAccessKeys),
+    C(iam:GetAccessKeyLastUsed); C(iam:UpdateAccessKey), C(iam:TagUser), C(iam:UntagUser); C(iam:ListUserTags) and
+    C(iam:GetGroup) for the fallback."
   - "The marks are public: a user's tag C(keyguard:deactivate-after:AKIA...) = C(2026-12-16) in the IAM console
     says that key goes off on or after 16 December 2026 (UTC) unless it is used by then."
   - "The credential report says which keys to look at; it is never the last word on a write. IAM serves a report up
@@ -336,10 +337,15 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect_with_sts,
     connection_rules,
+    is_endpoint_failure,
     redact,
     validate_connection,
 )
-from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import match_slots, with_report_use
+from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
+    in_path,
+    match_slots,
+    with_report_use,
+)
 from ansible_collections.keyguard.aws.plugins.module_utils._policy import (
     ACTIONS,
     DEFAULT_EXEMPT_TAG,
@@ -477,8 +483,8 @@ def read_account(sweep, params, policy, now):
     keys = with_known_use(keys, slots, now)
     account = Account()
     # Candidates by what is known so far (the report's last use, or none yet); their owners' tags decide exemptions.
-    maybe = [key for key in keys if may_qualify(key, now, policy)]
-    owners = sorted({key["user_name"] for key in maybe})
+    maybe = {key["access_key_id"]: key for key in keys if may_qualify(key, now, policy)}
+    owners = sorted({key["user_name"] for key in maybe.values()})
     if tags_by_user is None:
         account.users = read_tags_fallback(sweep, owners, policy)
     else:
@@ -494,7 +500,7 @@ def read_account(sweep, params, policy, now):
         for key in keys
         if key["status"] == "Active"
         and passes_age(key, now, policy)
-        and (key in maybe or key["access_key_id"] in marked_ids)
+        and (key["access_key_id"] in maybe or key["access_key_id"] in marked_ids)
     ]
     answers = sweep.each(lambda key: get_access_key_last_used(sweep.client, key["access_key_id"]), confirm)
     fresh = {key["access_key_id"]: answer for key, answer in zip(confirm, answers) if answer is not None}
@@ -505,7 +511,8 @@ def read_account(sweep, params, policy, now):
         if key["access_key_id"] not in gone
     ]
     account.fresh = set(fresh)
-    account.unlisted_slots = unlisted(slots, keys, listed_users)
+    in_scope = set(tags_by_user) if tags_by_user is not None else None
+    account.unlisted_slots = unlisted(slots, listed_users, in_scope, params["path_prefix"])
     return account
 
 
@@ -586,11 +593,19 @@ def may_qualify(key, now, policy):
     return qualifies(key, now, policy)
 
 
-def unlisted(slots, keys, listed_users):
-    """Return the report's slots of users that were never listed (each an entry without a key ID)."""
+def unlisted(slots, listed_users, in_scope, path_prefix):
+    """Return the report's slots of users in scope that were never listed (each an entry without a key ID).
+
+    In scope: users under path_prefix now, from the authorization details; without them, by the report's ARN.
+    """
     if slots is None:
         return []
-    return [slot for slot in slots if slot.user_name not in listed_users]
+    return [
+        slot
+        for slot in slots
+        if slot.user_name not in listed_users
+        and (slot.user_name in in_scope if in_scope is not None else in_path(slot, path_prefix))
+    ]
 
 
 # --- compare ---------------------------------------------------------------------------------------
@@ -649,43 +664,61 @@ class Journal:
             self.entries.append(dict(account_id=self.account_id, time=now, **entry))
 
 
-def apply_user(client, user, plans, journal, check_mode):
+NOT_ATTEMPTED = "was not attempted: an earlier call failed in a way every call would"
+
+
+def apply_user(client, user, plans, journal, check_mode, stop):
     """Make one user's writes: status first, then removed marks, then new marks. Return the plans as done.
 
-    A write that fails turns that key's plan into `failed` with the reason; the user's other keys go on.
+    A write that fails turns that key's plan into `failed` with the reason; the user's other keys go on, unless the
+    endpoint or the credentials failed (then `stop` is set and no further write starts, here or for other users).
     """
     spelled = {key_id: name for key_id, (name, _value) in marks_of(user.tags).items()}
     done = {}
+
+    def write(index, what, send, record, status):
+        """Send one write and record it; on failure mark the key failed with `what` and the error."""
+        if stop.reason is not None:
+            done[index] = write_failed(plans[index][1], NOT_ATTEMPTED, stop.reason, status)
+            return
+        try:
+            if not check_mode:
+                send()
+            record()
+        except KeyguardError as err:
+            if is_endpoint_failure(err):
+                stop.set(err)
+            if err.code == "LimitExceeded":
+                err = KeyguardError(f"user {user.name} holds {MAX_USER_TAGS} tags, IAM's limit ({err})", err.code)
+            done[index] = write_failed(plans[index][1], what, err, status)
+
     for index, (key, plan) in enumerate(plans):
         if plan.deactivates:
-            try:
-                if not check_mode:
-                    update_access_key(client, key["access_key_id"], "Inactive", user.name)
-                journal.status(user.name, key["access_key_id"], key["status"], "Inactive")
-            except KeyguardError as err:
-                done[index] = write_failed(plan, "could not be deactivated", err, key["status"])
-    order = sorted(range(len(plans)), key=lambda i: plans[i][1].mark_after is not None)  # removals free tag room
-    for index in order:
+            key_id = key["access_key_id"]
+            write(
+                index,
+                "could not be deactivated",
+                lambda key_id=key_id: update_access_key(client, key_id, "Inactive", user.name),
+                lambda key_id=key_id, before=key["status"]: journal.status(user.name, key_id, before, "Inactive"),
+                key["status"],
+            )
+    for index in sorted(range(len(plans)), key=lambda i: plans[i][1].mark_after is not None):  # removals free room
         key, plan = plans[index]
         if index in done or not plan.marks:
             continue
-        key_id = key["access_key_id"]
-        tag_key = spelled.get(key_id) or mark_key(key_id)
-        try:
-            if plan.mark_after is None:
-                if not check_mode:
-                    untag_user(client, user.name, tag_key)
-            elif not check_mode:
-                tag_user(client, user.name, tag_key, plan.mark_after)
-            journal.tag(user.name, tag_key, plan.mark_before, plan.mark_after)
-        except KeyguardError as err:
-            if err.code == "LimitExceeded":
-                err = KeyguardError(f"user {user.name} holds {MAX_USER_TAGS} tags, IAM's limit ({err})", err.code)
-            if plan.deactivates:
-                done[index] = write_failed(plan, "was deactivated, but its mark could not be removed", err, "Inactive")
-            else:
-                what = "could not have its mark removed" if plan.mark_after is None else "could not be marked"
-                done[index] = write_failed(plan, what, err, key["status"])
+        tag_key = spelled.get(key["access_key_id"]) or mark_key(key["access_key_id"])
+        if plan.mark_after is None:
+            send = lambda tag_key=tag_key: untag_user(client, user.name, tag_key)  # noqa: E731
+            what = (
+                "was deactivated, but its mark could not be removed"
+                if plan.deactivates
+                else "could not have its mark removed"
+            )
+        else:
+            send = lambda tag_key=tag_key, value=plan.mark_after: tag_user(client, user.name, tag_key, value)  # noqa: E731
+            what = "could not be marked"
+        record = lambda tag_key=tag_key, plan=plan: journal.tag(user.name, tag_key, plan.mark_before, plan.mark_after)  # noqa: E731
+        write(index, what, send, record, "Inactive" if plan.deactivates else key["status"])
     return [(key, done.get(index, plan)) for index, (key, plan) in enumerate(plans)]
 
 
@@ -710,7 +743,7 @@ def apply_plans(client, plans, journal, params, check_mode):
     ]
     stop = Stop()
     outcomes = run_ordered(
-        lambda index: apply_user(client, plans[index][0], plans[index][1], journal, check_mode),
+        lambda index: apply_user(client, plans[index][0], plans[index][1], journal, check_mode, stop),
         writing,
         params["concurrency"],
         stop,
@@ -722,9 +755,7 @@ def apply_plans(client, plans, journal, params, check_mode):
             done[index] = (user, outcome.value)
             continue
         err = outcome.error or outcome.not_attempted
-        why = (
-            "was not attempted: an earlier call failed in a way every call would" if outcome.not_attempted else "failed"
-        )
+        why = NOT_ATTEMPTED if outcome.not_attempted else "failed"
         done[index] = (
             user,
             [

@@ -18,9 +18,14 @@ from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_poli
 POLICY = "keyguard.aws.iam_access_key_policy"
 MARK = "keyguard:deactivate-after:"
 WRITES = ("UpdateAccessKey", "TagUser", "UntagUser")
-# moto's first GenerateCredentialReport says STARTED, the next COMPLETE
+# moto's first GenerateCredentialReport says STARTED, the next COMPLETE; one ListUsers (1000 a page) decides the
+# scope on the users' current paths, not the report's
 REPORT = Counter(
-    GetCallerIdentity=1, GetAccountAuthorizationDetails=1, GenerateCredentialReport=2, GetCredentialReport=1
+    GetCallerIdentity=1,
+    GetAccountAuthorizationDetails=1,
+    GenerateCredentialReport=2,
+    GetCredentialReport=1,
+    ListUsers=1,
 )
 
 
@@ -170,8 +175,11 @@ def test_a_key_used_after_the_warning_is_cleared(ansible, moto, fleet):
     assert "its deactivation mark" in run.result["access_keys"][1]["reason"]
     assert writes(run) == Counter(UntagUser=1)
     assert tags_of(moto, "stale") == {}
-    # the report no longer calls it stale: the mark alone (from the authorization details) brought it back
-    assert run.calls == REPORT + Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1, UntagUser=1)
+    # the report no longer calls it stale: the mark alone (from the authorization details) brought it back; moto's
+    # report was made by the first run, so one GenerateCredentialReport finds it COMPLETE
+    assert run.calls == REPORT - Counter(GenerateCredentialReport=1) + Counter(
+        ListAccessKeys=1, GetAccessKeyLastUsed=1, UntagUser=1
+    )
     assert policy(ansible, unused_for_days=45, grace_days=7).result["changed"] is False
 
 
@@ -239,8 +247,9 @@ def test_authorization_details_denied_falls_back_with_a_warning(ansible, moto, f
     assert run.result.get("failed") is not True, run.stdout
     assert "iam:GetAccountAuthorizationDetails was denied" in run.stdout
     assert by_user(run) == {"old": ("exempt", "Active"), "older": ("exempt", "Active")}
-    # through the proxy, so moto saw no GetAccountAuthorizationDetails; ListUserTags per candidate, one GetGroup
+    # the proxy answered GetAccountAuthorizationDetails, so moto saw none; ListUserTags per candidate, one GetGroup
     assert run.calls == Counter(
+        ListUsers=1,
         GetCallerIdentity=1,
         GenerateCredentialReport=2,
         GetCredentialReport=1,
@@ -352,7 +361,7 @@ def test_bad_options_fail_before_any_call(ansible, moto):
 
 def test_documented_examples_run(ansible, moto, fleet, tmp_path):
     """The module's EXAMPLES run as written."""
-    moto.iam.tag_user(UserName="stale", Tags=[{"Key": "email", "Value": "stale-team@example.com"}])
+    dormant = make_key(moto, "dormant", 200, used_days_ago=120, tags={"email": "dormant-team@example.com"})
     tasks = yaml.safe_load(iam_access_key_policy.EXAMPLES)
     tasks[2]["ansible.builtin.copy"]["dest"] = str(tmp_path / "journal-{{ policy.account_id }}.json")
     play = [{"name": "EXAMPLES", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
@@ -364,5 +373,23 @@ def test_documented_examples_run(ansible, moto, fleet, tmp_path):
     }
     run = ansible.run(None, playbook=yaml.safe_dump(play), env=env)
     assert run.rc == 0, run.stdout
-    assert f"stale-team@example.com: {fleet['stale']['AccessKeyId']} warned until {today(14)}" in run.stdout
+    assert f"dormant-team@example.com: {dormant['AccessKeyId']} warned until {today(14)}" in run.stdout
     assert (tmp_path / "journal-123456789012.json").exists()
+
+
+def test_path_prefix_keeps_the_policy_and_its_marks_inside_the_path(ansible, moto):
+    moto.days_ago(100)
+    moto.iam.create_user(UserName="svc", Path="/service/")
+    inside = moto.iam.create_access_key(UserName="svc")["AccessKey"]
+    moto.iam.create_user(UserName="human", Path="/people/")
+    outside = moto.iam.create_access_key(UserName="human")["AccessKey"]
+    moto.days_ago(0)
+    # a mark made by some other run on a key outside the path: not this run's to clear
+    moto.iam.tag_user(UserName="human", Tags=[{"Key": MARK + outside["AccessKeyId"], "Value": today(-1)}])
+    run = policy(ansible, older_than_days=90, grace_days=7, path_prefix="/service/")
+    assert run.result.get("failed") is not True, run.stdout
+    assert by_user(run) == {"svc": ("warned", "Active")}
+    assert writes(run) == Counter(TagUser=1)
+    assert MARK + inside["AccessKeyId"] in tags_of(moto, "svc")
+    assert tags_of(moto, "human") == {MARK + outside["AccessKeyId"]: today(-1)}
+    assert moto.status("human", outside["AccessKeyId"]) == "Active"

@@ -108,6 +108,18 @@ def expect_reads(iam, tags, last_used, denied=False):
         {"Content": report_csv(), "ReportFormat": "text/csv", "GeneratedTime": NOW - timedelta(hours=1)},
         {},
     )
+    # the scope: the users under path_prefix now, one ListUsers per 1000 users
+    users = [
+        {
+            "UserName": n,
+            "Path": "/",
+            "UserId": "AIDA" + n.upper().ljust(17, "X"),
+            "Arn": f"arn:aws:iam::{ACCOUNT}:user/{n}",
+            "CreateDate": ago(400),
+        }
+        for n in ("alice", "bob", "carol", "dave")
+    ]
+    iam.add_response("list_users", {"Users": users, "IsTruncated": False}, {"MaxItems": 1000})
     # the report's candidates, alice and dave; then carol, whose mark the details showed
     listed = [("alice", K_ALICE), ("dave", K_DAVE)] + ([("carol", K_CAROL)] if "carol" in tags and not denied else [])
     for user, key_id in listed:
@@ -289,3 +301,25 @@ def test_bad_input_fails_naming_the_option_before_any_call(args, fragment, capsy
     assert result["failed"] is True
     assert fragment in result["msg"], result["msg"]
     assert "\n" not in result["msg"]
+
+
+def test_a_failure_every_call_would_share_stops_the_writes_and_says_which_were_not_attempted(stubs, capsys):
+    iam, _sts = stubs
+    expect_reads(iam, FIRST_TAGS, {K_ALICE: 120, K_DAVE: 200, K_CAROL: 3})
+    iam.add_client_error(
+        "update_access_key",
+        "Throttling",
+        "Rate exceeded",
+        400,
+        {"UserName": "alice", "AccessKeyId": K_ALICE, "Status": "Inactive"},
+        response_meta={"RetryAttempts": 4},
+    )
+    result = run_main({}, capsys)  # carol's UntagUser is never sent: no stub for it
+    assert result["failed"] is True and result["changed"] is False
+    assert result["journal"] == []
+    alice, _bob, carol, dave = result["access_keys"]
+    assert alice["action"] == carol["action"] == "failed"
+    assert "could not be deactivated: IAM throttled iam:UpdateAccessKey" in alice["reason"]
+    assert carol["reason"].startswith("The key was not attempted: an earlier call failed in a way every call would")
+    assert (dave["action"], result["counts"]["failed"]) == ("exempt", 2)
+    assert result["msg"].startswith("2 of 4 access keys failed")
