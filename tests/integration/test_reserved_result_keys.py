@@ -100,6 +100,7 @@ def policy(ansible, moto, **args):
 
 
 # One or more real runs per module: (module, a function of (ansible, moto) returning the task's args, run options).
+USER_TAG = {"user_name": "a", "key": "k", "value": "x", "expected_value": None}
 SAMPLE_RUNS = {
     "iam_access_key_info": [
         (lambda ansible, moto: info(ansible, all_users=True, source="credential_report"), {}),
@@ -123,6 +124,12 @@ SAMPLE_RUNS = {
             ),
             {"diff": True},
         ),
+    ],
+    "iam_user_tags": [
+        (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {"check": True, "diff": True}),
+        (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {"diff": True}),
+        # now a conflict: the tag is "x", not absent as expected
+        (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {}),
     ],
 }
 
