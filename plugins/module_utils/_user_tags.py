@@ -1,6 +1,9 @@
 # Copyright: keyguard.aws contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IAM user tag calls (one function per API call), IAM's tag rules, and the pure compare-and-set plan."""
+"""Batched IAM user tag writes (one function per API call), IAM's tag rules, and the pure compare-and-set plan.
+
+The read, ListUserTags, is _access_keys.list_user_tags, which the key policy shares.
+"""
 
 from __future__ import annotations
 
@@ -15,24 +18,12 @@ TAG_PUNCTUATION = "_.:/=+-@"
 TAG_CHARSET_RULE = "letters, digits, spaces and _ . : / = + - @"
 
 
-def list_user_tags(client, user_name):
-    """Return the user's tags as {key: value}, one ListUserTags call per page (a user holds at most 50)."""
-    params = {"UserName": user_name, "MaxItems": 100}
-    tags = {}
-    while True:
-        page = call(client, "ListUserTags", **params)
-        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
-        if not page.get("IsTruncated"):
-            return tags
-        params = dict(params, Marker=page["Marker"])
-
-
-def tag_user(client, user_name, tags):
+def tag_user_many(client, user_name, tags):
     """Add or overwrite these tags ({key: value}) on the user, in one TagUser call."""
     call(client, "TagUser", UserName=user_name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
 
-def untag_user(client, user_name, keys):
+def untag_user_many(client, user_name, keys):
     """Remove these tag keys from the user, in one UntagUser call."""
     call(client, "UntagUser", UserName=user_name, TagKeys=list(keys))
 

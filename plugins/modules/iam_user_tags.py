@@ -151,7 +151,11 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import USER_NAME_PATTERN, USER_NAME_RULE
+from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
+    USER_NAME_PATTERN,
+    USER_NAME_RULE,
+    list_user_tags,
+)
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
     HAS_BOTOCORE,
@@ -170,11 +174,10 @@ from ansible_collections.keyguard.aws.plugins.module_utils._user_tags import (
     check_tag_key,
     check_tag_limit,
     check_tag_value,
-    list_user_tags,
     plan_user,
-    tag_user,
+    tag_user_many,
     tags_after,
-    untag_user,
+    untag_user_many,
 )
 
 ARGUMENT_SPEC = dict(
@@ -231,10 +234,10 @@ def apply_tags(client, users, concurrency, check_mode):
         if not check_mode:
             # Removing first frees room under IAM's 50-tag limit for the tags set next.
             if to_remove:
-                untag_user(client, user_name, to_remove)
+                untag_user_many(client, user_name, to_remove)
             if to_set:
                 try:
-                    tag_user(client, user_name, to_set)
+                    tag_user_many(client, user_name, to_set)
                 except KeyguardError as err:
                     raise PartlyDone(err, {key: current[key] for key in to_remove}) from None
         return current, tags_after(current, to_set, to_remove), outcomes

@@ -39,7 +39,7 @@ def iam(session):
 def expect_tags(stubber, user_name, tags):
     """Stub one ListUserTags call answering with these tags ({key: value})."""
     answer = {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()], "IsTruncated": False}
-    stubber.add_response("list_user_tags", answer, {"UserName": user_name, "MaxItems": 100})
+    stubber.add_response("list_user_tags", answer, {"UserName": user_name})
 
 
 def expect_tag(stubber, user_name, tags):
@@ -173,14 +173,10 @@ def test_a_removal_makes_room_under_the_limit(iam):
 
 def test_a_missing_user_fails_alone_and_an_endpoint_failure_stops_the_rest(iam):
     client, stubber = iam
-    stubber.add_client_error(
-        "list_user_tags", "NoSuchEntity", "no user", 404, expected_params={"UserName": "ghost", "MaxItems": 100}
-    )
+    stubber.add_client_error("list_user_tags", "NoSuchEntity", "no user", 404, expected_params={"UserName": "ghost"})
     expect_tags(stubber, "bob", {})
     expect_tag(stubber, "bob", {MARK: "2026-12-31"})
-    stubber.add_client_error(
-        "list_user_tags", "ServiceUnavailable", "down", 503, expected_params={"UserName": "carol", "MaxItems": 100}
-    )
+    stubber.add_client_error("list_user_tags", "ServiceUnavailable", "down", 503, expected_params={"UserName": "carol"})
     items = [undo(u, MARK, "2026-12-31", None) for u in ("ghost", "bob", "carol", "dave")]
     with pytest.raises(KeyguardError) as caught:
         run(client, items)
