@@ -11,7 +11,7 @@ version_added: 0.2.0
 description:
   - Sets or removes many tags on many IAM users in one task, each tag only where it still has the value the task
     expects (compare-and-set), so that a tag someone changed since is left alone and reported, never overwritten.
-  - Made for putting back what a C(keyguard.aws.iam_access_key_policy) run wrote (see C(playbooks/undo_sweep.yml)),
+  - Made for putting back what a M(keyguard.aws.iam_access_key_policy) run wrote (see C(playbooks/undo_sweep.yml)),
     and usable for any tag a playbook owns.
   - Reads each user's tags with one C(ListUserTags); a user whose tags change costs at most one C(UntagUser) and
     one C(TagUser). Nothing is read back after the writes.
