@@ -20,7 +20,9 @@ description:
     others; the task then fails, listing which users failed and why. After a failure of the endpoint or the
     credentials, no further user is started, and its items are reported with RV(tags[].attempted=false).
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - Keyguard maintainers (@keyguard-aws)
+requirements:
+  - botocore
 options:
   tags:
     description:
