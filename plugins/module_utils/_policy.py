@@ -164,7 +164,7 @@ def why_stale(key, policy):
         parts.append(f"{how} for {used} days (more than {policy.unused_for_days})")
     if policy.older_than_days is not None:
         parts.append(f"created {key.get('age_days')} days ago (more than {policy.older_than_days})")
-    return "Active, " + " and ".join(parts)
+    return "The key is Active, " + " and ".join(parts)
 
 
 def why_not_stale(key, policy):

@@ -270,7 +270,7 @@ access_keys:
     reason:
       description: A sentence saying why.
       type: str
-      sample: "Active, unused for 123 days (more than 90); it will be deactivated on or after 2026-12-16 unless it is used by then."
+      sample: "The key is Active, unused for 123 days (more than 90); it will be deactivated on or after 2026-12-16 unless it is used by then."
     deadline:
       description: The date on or after which the key is deactivated, C(YYYY-MM-DD), or null.
       type: str

@@ -55,7 +55,7 @@ GRACE_14 = Policy(unused_for_days=90, grace_days=14)
 def test_grace_zero_deactivates_now():
     plan = plan_key(key(), user(), NOW, UNUSED_90)
     assert (plan.action, plan.status, plan.deadline, plan.mark_after) == ("deactivated", "Inactive", None, None)
-    assert plan.reason == "Active, unused for 120 days (more than 90); deactivated (grace_days is 0)."
+    assert plan.reason == "The key is Active, unused for 120 days (more than 90); deactivated (grace_days is 0)."
 
 
 def test_first_run_with_grace_warns_and_marks_today_plus_grace():
@@ -121,13 +121,13 @@ def test_older_than_days_and_both_filters():
     never = plan_key(key(days_old=30, days_unused=None), user(), NOW, UNUSED_90)
     assert never.reason == "The key was created 30 days ago and never used, not more than 90 days."
     old = plan_key(key(days_old=100, days_unused=1), user(), NOW, Policy(older_than_days=90))
-    assert old.reason.startswith("Active, created 100 days ago (more than 90)")
+    assert old.reason.startswith("The key is Active, created 100 days ago (more than 90)")
 
 
 def test_never_used_counts_from_creation():
     plan = plan_key(key(days_old=100, days_unused=None), user(), NOW, UNUSED_90)
     assert plan.action == "deactivated"
-    assert plan.reason.startswith("Active, never used for 100 days")
+    assert plan.reason.startswith("The key is Active, never used for 100 days")
 
 
 @pytest.mark.parametrize(
