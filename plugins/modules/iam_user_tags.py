@@ -22,7 +22,8 @@ description:
 author:
   - Keyguard maintainers (@keyguard-aws)
 requirements:
-  - botocore
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   tags:
     description:
