@@ -16,7 +16,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
-.PHONY: help setup demo demo-cis demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
+.PHONY: help setup demo demo-cis demo-policy demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
 .PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest
 
 help:  ## list the targets, each with one line (the default goal)
@@ -61,6 +61,9 @@ demo-cis: setup  ## run the CIS unused-keys demo against a local moto server
 
 demo-org: setup  ## run the organization sweep demo against a local moto server
 	$(BIN)/python tools/demo.py org
+
+demo-policy: setup  ## run the key policy demo: warn, pending, deadline passed, deactivate, undo from the journal
+	$(BIN)/python tools/demo.py policy
 
 demo-server: setup  ## keep a seeded moto server running and print the variables to use it
 	$(BIN)/python tools/demo.py serve

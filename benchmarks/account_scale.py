@@ -13,6 +13,11 @@ with the default concurrency, and the credential report (bulk deactivation has n
 IAM calls the proxy counted, the wall time of the tasks, the sequential floor (calls x latency), and the peak RSS
 of the module process. Then the single-key task at the same latency, keyguard against amazon.aws.iam_access_key.
 
+Then, at the sizes of --policy-users (default 5,000), iam_access_key_policy (unused_for_days 45, credential report,
+concurrency 8) three times in a row: the first run with grace_days 14 (it warns the 1% stale: one TagUser each),
+the second (every stale key pending: no write), and one with grace_days 0 (it deactivates them and removes the
+marks). `--only-policy` runs just that part.
+
 Run with `make bench-scale` (or as part of `make bench`). `--quick` leaves out the API path with concurrency 1 above
 1,000 users (about 25 minutes at 5,000 users); those rows then say "not run".
 """
@@ -84,6 +89,7 @@ class ScaleBench:
         self.env = dict(
             self.bench.env,
             AWS_ENDPOINT_URL_IAM=self.proxy.url,
+            AWS_ENDPOINT_URL_STS=self.proxy.url,  # the policy's one GetCallerIdentity
             ANSIBLE_PYTHON_INTERPRETER=str(interpreter),
             RSS_FILE=str(self.rss_file),
         )
@@ -198,6 +204,46 @@ def measure(scale, task, mode):
     )
 
 
+POLICY_RUNS = (
+    ("policy: first run, grace 14 (warn)", dict(grace_days=14), "warned"),
+    ("policy: second run (pending)", dict(grace_days=14), "pending"),
+    ("policy: grace 0 (deactivate)", dict(grace_days=0), "deactivated"),
+)
+
+
+def policy_rows(scale):
+    """Run iam_access_key_policy three times (warn, pending, deactivate) over the account; return their rows."""
+    scale.set_status(scale.stale, "Active")
+    rows = []
+    for label, options, action in POLICY_RUNS:
+        task = {
+            "name": "policy",
+            "keyguard.aws.iam_access_key_policy": dict(
+                unused_for_days=45, source="credential_report", concurrency=DEFAULT_CONCURRENCY, **options
+            ),
+            "register": "policy",
+        }
+        tasks = [task]
+        check_count(tasks, f"policy.access_keys | selectattr('action', 'eq', '{action}') | list", len(scale.stale))
+        records, calls, rss = scale.play(tasks)
+        timed = [record for record in records if not record["task"].startswith("check")]
+        assert all(not record["failed"] for record in records), records
+        total = sum(calls.values())
+        row = dict(
+            users=scale.users,
+            task=label,
+            mode="credential report",
+            calls=total,
+            calls_by_action={action: n for (_service, action), n in sorted(calls.items())},
+            wall=sum(record["seconds"] for record in timed),
+            floor=total * scale.latency,
+            peak_rss_mib=max(rss) if rss else None,
+        )
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def single_key(scale, rounds):
     """Time the single-key task at the proxy's latency, keyguard and amazon.aws interleaved; return samples."""
     user, key = scale.first_keys[-1]
@@ -282,6 +328,9 @@ def report(results):
             f"{row['users']:>6}  {row['task']:<34} {row['mode']:<22} {row['calls']:>9} {row['wall']:>8.1f}"
             f" {row['floor']:>8.1f} {row['peak_rss_mib']:>6.0f} MiB"
         )
+    for row in results["rows"]:
+        if row["task"].startswith("policy") and not row.get("not_run"):
+            print(f"  {row['users']} users, {row['task']}: {row['calls_by_action']}")
     if results.get("retry_modes"):
         print(
             f"\nRetry modes: full inventory of {results['retry_users']} users through the API, IAM throttled to "
@@ -364,6 +413,8 @@ def main():
     parser.add_argument("--retry-rate", type=int, default=20, help="requests/s IAM allows in the retry-mode part")
     parser.add_argument("--retry-users", type=int, default=300, help="users in the retry-mode part (0: skip it)")
     parser.add_argument("--only-retry-modes", action="store_true", help="run only the retry-mode part")
+    parser.add_argument("--policy-users", default="5000", help="account sizes for the policy rows ('' to skip)")
+    parser.add_argument("--only-policy", action="store_true", help="run only the policy rows")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--markdown", metavar="JSON", help="print the README tables of a saved run, and stop")
     options = parser.parse_args()
@@ -371,6 +422,10 @@ def main():
         print(markdown(json.loads(Path(options.markdown).read_text())))
         return
     sizes = [int(size) for size in options.users.split(",")]
+    policy_sizes = [int(size) for size in options.policy_users.split(",") if size]
+    if options.only_policy:
+        sizes, options.retry_users = [], 0
+    only = options.only_retry_modes or options.only_policy
     started = time.monotonic()
     rows = []
     retries = []
@@ -381,11 +436,11 @@ def main():
             if options.retry_users:
                 scale.grow(options.retry_users)
                 retries = retry_modes(scale, options.retry_rate)
-            for users in [] if options.only_retry_modes else sizes:
+            for users in sorted(set(sizes) | set(policy_sizes)) if not options.only_retry_modes else []:
                 seeded = time.monotonic()
                 scale.grow(users)
                 print(f"seeded {users} users in {time.monotonic() - seeded:.0f} s", flush=True)
-                for task in TASKS:
+                for task in TASKS if users in sizes else ():
                     for mode_name, mode in MODES:
                         row = dict(users=users, task=task, mode=mode_name)
                         if task.startswith("bulk") and mode["source"] == "credential_report":
@@ -396,7 +451,9 @@ def main():
                         row.update(measure(scale, task, mode))
                         print(json.dumps(row), flush=True)
                         rows.append(row)
-            if not options.only_retry_modes:
+                if users in policy_sizes:
+                    rows += policy_rows(scale)
+            if not only:
                 single = single_key(scale, options.single_key_rounds)
         finally:
             scale.close()
@@ -415,6 +472,10 @@ def main():
     print("\n" + markdown(results))
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
+    if options.only_policy:  # a partial run must not replace the full results
+        (out / "account_scale_policy.json").write_text(json.dumps(results, indent=1))
+        print(f"\nRaw numbers: {out / 'account_scale_policy.json'}; took {results['seconds']:.0f} s")
+        return
     (out / "account_scale.json").write_text(json.dumps(results, indent=1))
     plot(results, out / "account_scale.png")
     print(

@@ -72,6 +72,8 @@ def sweep(env, source, forks):
     """Run the organization sweep once; return its wall time in seconds."""
     command = [str(BIN / "ansible-playbook"), "-i", str(source), str(REPO / "playbooks" / "org_cis_sweep.yml")]
     command += ["--forks", str(forks)]
+    # each run's journals (one file per account) go to the benchmark's own directory, not the working directory
+    command += ["-e", f"keyguard_journal_dir={Path(env['ANSIBLE_HOME']).parent / 'journals'}"]
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start

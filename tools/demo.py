@@ -2,6 +2,7 @@
 
 python tools/demo.py          the main job: preview, deactivate, re-run, shut off a leaked key (`make demo`)
 python tools/demo.py cis      the CIS 45-days-unused sweep: check-mode report, apply, re-run (`make demo-cis`)
+python tools/demo.py policy   the key policy: warn, pending, deadline passed, deactivate, then undo (`make demo-policy`)
 python tools/demo.py org      an AWS Organization: the accounts inventory, then the sweep of every account (`make demo-org`)
 python tools/demo.py serve    keep a seeded server running and print the variables to use it (`make demo-server`)
 python tools/demo.py eda      AWS reports leaked keys through SQS; ansible-rulebook shuts them off (`make demo-eda`)
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -33,7 +35,8 @@ DEMO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIADEMOADMIN0000000", "AWS_SECRET_ACC
 def demo_environment(moto, workdir):
     """Return the environment that points AWS clients and Ansible at the demo server and this checkout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
-    env.update(DEMO_CREDENTIALS, AWS_ENDPOINT_URL_IAM=moto.url, AWS_CONFIG_FILE=os.devnull)
+    env.update(DEMO_CREDENTIALS, AWS_ENDPOINT_URL_IAM=moto.url, AWS_ENDPOINT_URL_STS=moto.url)
+    env.update(AWS_CONFIG_FILE=os.devnull)
     env.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
     env.update(ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_LOCALHOST_WARNING="false")
     env.update(ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_HOME=os.path.join(workdir, "ansible"))
@@ -72,10 +75,10 @@ def seed_fleet(moto, iam):
 
 
 def playbook(name, env, *args):
-    """Run one of playbooks/ with ansible-playbook; return its exit code."""
+    """Run one of playbooks/ with ansible-playbook in the demo's directory (its journals go there); return its exit code."""
     print(f"\n$ ansible-playbook playbooks/{name} {' '.join(args)}".rstrip(), flush=True)
     command = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / name), *args]
-    return subprocess.call(command, env=env)
+    return subprocess.call(command, env=env, cwd=Path(env["ANSIBLE_HOME"]).parent)
 
 
 def print_keys(iam):
@@ -108,6 +111,45 @@ def cis_sweep(moto, env):
     rcs = [playbook("cis_unused_keys.yml", env, "--check", "--diff")]
     rcs += [playbook("cis_unused_keys.yml", env), playbook("cis_unused_keys.yml", env)]
     print_keys(iam)
+    return max(rcs)
+
+
+def print_marks(iam):
+    """Print every keyguard tag as the server holds it."""
+    print("\nkeyguard tags on the users:")
+    for user in sorted(u["UserName"] for u in iam.list_users()["Users"]):
+        for tag in iam.list_user_tags(UserName=user)["Tags"]:
+            if tag["Key"].startswith("keyguard:"):
+                print(f"  {user:<11} {tag['Key']} = {tag['Value']}")
+
+
+def key_policy(moto, env):
+    """Warn, re-run (pending), move the deadline into the past, act, then undo the last run from its saved journal."""
+    iam = iam_client(moto)
+    seed_fleet(moto, iam)
+    journals = Path(env["ANSIBLE_HOME"]).parent / "keyguard-journals"
+    print(f"moto IAM at {moto.url}: backup, reporting and old-intern have keys unused for 45 days or more.", flush=True)
+    print("\n=== 1. First run with a 7-day grace period: the owners are warned, nothing is deactivated", flush=True)
+    rcs = [playbook("cis_unused_keys.yml", env, "-e", "grace_days=7")]
+    print_marks(iam)
+    print("\n=== 2. The next day's run: the keys are pending until their deadline", flush=True)
+    rcs.append(playbook("cis_unused_keys.yml", env, "-e", "grace_days=7"))
+    print("\n=== 3. A week passes: the demo rewrites each deadline tag to yesterday", flush=True)
+    yesterday = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    for user in sorted(u["UserName"] for u in iam.list_users()["Users"]):
+        marks = [t for t in iam.list_user_tags(UserName=user)["Tags"] if t["Key"].startswith("keyguard:deactivate")]
+        if marks:
+            iam.tag_user(UserName=user, Tags=[{"Key": t["Key"], "Value": yesterday} for t in marks])
+    print_marks(iam)
+    print("\n=== 4. The run after the deadline deactivates the keys and removes their marks", flush=True)
+    before = set(journals.iterdir()) if journals.exists() else set()
+    rcs.append(playbook("cis_unused_keys.yml", env, "-e", "grace_days=7"))
+    print_keys(iam)
+    (journal,) = set(journals.iterdir()) - before
+    print("\n=== 5. That sweep broke something: put it back from its journal", flush=True)
+    rcs.append(playbook("undo_sweep.yml", env, "-e", f"journal_file={journal}"))
+    print_keys(iam)
+    print_marks(iam)
     return max(rcs)
 
 
@@ -244,9 +286,8 @@ def eda_containment(moto, env):
 
 def main():
     """Start moto, run the chosen scenario, stop moto."""
-    scenario = {"main": main_job, "cis": cis_sweep, "org": org_sweep, "serve": serve, "eda": eda_containment}[
-        sys.argv[1] if len(sys.argv) > 1 else "main"
-    ]
+    scenarios = {"main": main_job, "cis": cis_sweep, "policy": key_policy, "org": org_sweep, "serve": serve}
+    scenario = dict(scenarios, eda=eda_containment)[sys.argv[1] if len(sys.argv) > 1 else "main"]
     with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:
         return scenario(moto, demo_environment(moto, workdir))
 

@@ -59,6 +59,70 @@ def list_users_created(client, path_prefix=None):
         params = dict(params, Marker=page["Marker"])
 
 
+def get_account_authorization_details(client):
+    """Return every IAM user's name, path, tags and groups: GetAccountAuthorizationDetails, 1000 users a page.
+
+    Returns [{"user_name", "path", "arn", "tags": {key: value}, "groups": [names]}] in IAM's order.
+    """
+    params = {"Filter": ["User"], "MaxItems": 1000}
+    users = []
+    while True:
+        page = call(client, "GetAccountAuthorizationDetails", **params)
+        users += [
+            {
+                "user_name": user["UserName"],
+                "path": user.get("Path", "/"),
+                "arn": user.get("Arn"),
+                "tags": {tag["Key"]: tag["Value"] for tag in user.get("Tags", [])},
+                "groups": list(user.get("GroupList", [])),
+            }
+            for user in page.get("UserDetailList", [])
+        ]
+        if not page.get("IsTruncated"):
+            return users
+        params = dict(params, Marker=page["Marker"])
+
+
+def list_user_tags(client, user_name):
+    """Return the user's tags as {key: value}, every page of ListUserTags."""
+    params = {"UserName": user_name}
+    tags = {}
+    while True:
+        page = call(client, "ListUserTags", **params)
+        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+        if not page.get("IsTruncated"):
+            return tags
+        params = dict(params, Marker=page["Marker"])
+
+
+def get_group_members(client, group_name):
+    """Return the names of the IAM group's users, every page of GetGroup (1000 a page)."""
+    params = {"GroupName": group_name, "MaxItems": 1000}
+    members = []
+    while True:
+        page = call(client, "GetGroup", **params)
+        members += [user["UserName"] for user in page.get("Users", [])]
+        if not page.get("IsTruncated"):
+            return members
+        params = dict(params, Marker=page["Marker"])
+
+
+def tag_user(client, user_name, key, value):
+    """Set one tag on an IAM user (TagUser)."""
+    call(client, "TagUser", UserName=user_name, Tags=[{"Key": key, "Value": value}])
+
+
+def untag_user(client, user_name, key):
+    """Remove one tag from an IAM user (UntagUser)."""
+    call(client, "UntagUser", UserName=user_name, TagKeys=[key])
+
+
+def get_caller_identity(sts):
+    """Return (account ID, caller ARN) from an STS client's GetCallerIdentity."""
+    response = call(sts, "GetCallerIdentity")
+    return response["Account"], response["Arn"]
+
+
 def generate_credential_report(client):
     """Ask IAM to build the credential report; return its state: STARTED, INPROGRESS or COMPLETE."""
     return call(client, "GenerateCredentialReport").get("State")

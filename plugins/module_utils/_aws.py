@@ -481,6 +481,22 @@ def connect(params, service="iam", max_pool_connections=None):
     With assume_role_arn, the session's own (base) credentials make one sts:AssumeRole first, and the client signs
     with the role's temporary credentials.
     """
+    return _connect(params, service, max_pool_connections)[0]
+
+
+def connect_with_sts(params, max_pool_connections=None):
+    """Return (the IAM Connection, an STS client signing with the same credentials), from one session.
+
+    endpoint_url is IAM's: STS finds its own through AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the profile, as
+    the AssumeRole call does.
+    """
+    connection, extra = _connect(params, "iam", max_pool_connections, also=("sts",))
+    return connection, extra["sts"]
+
+
+def _connect(params, service, max_pool_connections, also=()):
+    """Return (Connection, {service: client} for each service in `also`), every client with the same credentials."""
+    extra = {}
     try:
         session = botocore.session.Session(profile=params.get("profile"))
         if params.get("access_key"):
@@ -509,6 +525,10 @@ def connect(params, service="iam", max_pool_connections=None):
             config=config,
             **role_credentials(base, credentials),
         )
+        for other in also:
+            extra[other] = session.create_client(
+                other, region_name=region, verify=_verify(params), config=config, **role_credentials(base, credentials)
+            )
     except BotoCoreError as exc:
         raise describe_error(exc) from None
     except (ValueError, TypeError, AttributeError) as exc:
@@ -522,7 +542,7 @@ def connect(params, service="iam", max_pool_connections=None):
     secrets = tuple(dict.fromkeys(s for s in candidates if s))
     # The base key stays protected: with an assumed role it still signs the AssumeRole that every task needs.
     protected = frozenset([base.access_key, credentials.access_key, *_root_key_ids(session)])
-    return Connection(client, credentials.access_key, protected, secrets)
+    return Connection(client, credentials.access_key, protected, secrets), extra
 
 
 def role_credentials(base, credentials):
@@ -660,22 +680,25 @@ def retry_mode(max_pool_connections):
 
 
 def call(client, operation, **params):
-    """Call one IAM operation (API name, e.g. ListAccessKeys) and return its response; raise KeyguardError."""
+    """Call one operation (API name, e.g. ListAccessKeys) of the client's service; return its answer or raise KeyguardError."""
     endpoint = safe_url(client.meta.endpoint_url)
+    service = str(client.meta.service_model.service_id)  # IAM, or STS for GetCallerIdentity
+    option = "endpoint_url, " if service == "IAM" else ""
     try:
         return getattr(client, xform_name(operation))(**params)
     except (BotoCoreError, ClientError) as exc:
-        raise describe_error(exc, operation, endpoint=endpoint) from None
+        raise describe_error(exc, operation, service=service, endpoint=endpoint) from None
     except (ResponseParserError, KeyError):
         # botocore raises these on a 200 answer that is not IAM's XML: a proxy's login page, another service.
         raise KeyguardError(
-            f"iam:{operation}: the endpoint {endpoint} answered with something that is not an IAM "
-            "response. Check endpoint_url, AWS_ENDPOINT_URL_IAM or AWS_ENDPOINT_URL, and any proxy in between.",
+            f"{service.lower()}:{operation}: the endpoint {endpoint} answered with something that is not an {service} "
+            f"response. Check {option}AWS_ENDPOINT_URL_{service} or AWS_ENDPOINT_URL, and any proxy in between.",
             "NotIAM",
         ) from None
     except Exception as exc:  # anything else botocore lets through must still be one line, not a traceback
         raise KeyguardError(
-            f"iam:{operation} against {endpoint} failed inside botocore ({type(exc).__name__}): {_one_line(exc)}",
+            f"{service.lower()}:{operation} against {endpoint} failed inside botocore ({type(exc).__name__}): "
+            f"{_one_line(exc)}",
             type(exc).__name__,
         ) from None
 

@@ -59,6 +59,12 @@ options:
       - A key listed twice is handled once; an item without C(user_name) takes the one of another item for the
         same key, and only two different user names for one key are refused. IAM user names are case-insensitive,
         so V(bob) and V(Bob) are one user and the first spelling is used. An empty list changes nothing.
+      - An item may have C(expected_status), V(Active) or V(Inactive), the status the key must have now for the
+        task to change it (compare-and-set). A key whose status, freshly read, is another is left alone and
+        reported with RV(access_keys[].conflict=true), its RV(access_keys[].status) as found and the
+        RV(access_keys[].expected_status); a conflict is not a failure. This is how C(playbooks/undo_sweep.yml)
+        puts back only the keys still as a sweep left them. One key listed twice with two different
+        C(expected_status) is refused.
     type: list
     elements: dict
   status:
@@ -88,7 +94,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Makes the same reads, never writes, and returns the predicted O(status) in RV(access_key) or RV(access_keys).
+    description:
+      - Makes the same reads, never writes, and returns the predicted O(status) in RV(access_key) or RV(access_keys).
+      - A conflict with an item's C(expected_status) is found and reported in check mode as in a real run.
   diff_mode:
     support: full
     description: Returns the key's fields (with O(access_keys), the list of keys) before and after the task.
@@ -131,6 +139,20 @@ EXAMPLES = r"""
   keyguard.aws.iam_access_key_status:
     access_keys: "{{ stale.access_keys }}"
     status: Inactive
+
+- name: Put back keys a sweep deactivated, but only those still Inactive (compare-and-set)
+  keyguard.aws.iam_access_key_status:
+    access_keys:
+      - user_name: deploy-bot
+        access_key_id: AKIAIOSFODNN7EXAMPLE
+        expected_status: Inactive
+    status: Active
+  register: restored
+
+- name: Say which keys were changed since, and left alone
+  ansible.builtin.debug:
+    msg: "{{ item.access_key_id }} is {{ item.status }}, not {{ item.expected_status }}: left alone"
+  loop: "{{ restored.access_keys | selectattr('conflict', 'defined') }}"
 
 - name: Re-activate a key, with connection settings for every module of the collection
   module_defaults:
@@ -218,6 +240,16 @@ access_keys:
           have applied it, so the key's status is unknown and RV(access_keys[].changed) is left out; read it back.
       type: bool
       sample: true
+    conflict:
+      description:
+        - Present and V(true) for a key left alone because its status, read by this task, was not the item's
+          C(expected_status). RV(access_keys[].status) is the status found, which the task kept.
+      type: bool
+      sample: true
+    expected_status:
+      description: With RV(access_keys[].conflict), the status the item expected the key to have.
+      type: str
+      sample: Inactive
     msg:
       description: Why this key failed.
       type: str
@@ -289,6 +321,10 @@ def requested_keys(params):
             raise KeyguardError(f"{prefix}access_key_id must be {ACCESS_KEY_ID_RULE}.")
         if user_name is not None and not (isinstance(user_name, str) and USER_NAME_PATTERN.fullmatch(user_name)):
             raise KeyguardError(f"{prefix}user_name must be {USER_NAME_RULE}.")
+        if item.get("expected_status") not in (None, *STATUSES):
+            raise KeyguardError(
+                f"{prefix}expected_status must be Active or Inactive (or left out), not {item['expected_status']!r}."
+            )
         # An entry without a user name merges into a named one for the same key, in either order.
         known = wanted.get(access_key_id)
         # IAM user names are case-insensitive: Bob and bob are one user, and the first spelling stays.
@@ -298,7 +334,23 @@ def requested_keys(params):
                 f"{known!r} and {user_name!r}; a key belongs to one user."
             )
         wanted[access_key_id] = known or user_name
+    expected_statuses(params)
     return list(wanted.items())
+
+
+def expected_statuses(params):
+    """Return {access_key_id: expected status} for the bulk items that set expected_status; raise on a contradiction."""
+    expected = {}
+    for index, item in enumerate(params.get("access_keys") or []):
+        access_key_id, status = item.get("access_key_id"), item.get("expected_status")
+        if status is None:
+            continue
+        if expected.setdefault(access_key_id, status) != status:
+            raise KeyguardError(
+                f"access_keys[{index}].access_key_id {access_key_id} is listed twice, with different expected_status "
+                f"{expected[access_key_id]!r} and {status!r}; drop one of them."
+            )
+    return expected
 
 
 def refuse_self_deactivation(wanted, params, protected_key_ids):
@@ -331,14 +383,17 @@ def apply_status(client, wanted, params, protected_key_ids, check_mode):
     """Read, compare and, where needed, update each key; return one outcome per key, in the order of `wanted`."""
     locator = KeyLocator(client)
     status = params["status"]
+    expected = expected_statuses(params)
 
     def ensure(item):
-        """Bring one key to the status; return (before, after, changed)."""
+        """Bring one key to the status unless it is not as expected; return (before, after, changed, conflict)."""
         before, update_user_name = locator.locate(*item)
+        if expected.get(item[0], before["status"]) != before["status"]:
+            return before, before, False, expected[item[0]]
         changed, after = plan_status(before, status)
         if changed and not check_mode:
             set_status(client, before, status, update_user_name)
-        return before, after, changed
+        return before, after, changed, None
 
     stop = Stop()  # after an endpoint-level failure, no further key is started, in either batch
     outcomes = [None] * len(wanted)
@@ -382,8 +437,9 @@ def key_outcome(item, outcome):
         return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error, state_unknown=True)
     if outcome.error is not None:
         return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error)
-    before, after, changed = outcome.value
-    return dict(access_key_id=access_key_id, before=before, after=after, changed=changed)
+    before, after, changed, conflict = outcome.value
+    found = dict(access_key_id=access_key_id, before=before, after=after, changed=changed)
+    return dict(found, conflict=conflict) if conflict else found
 
 
 def ensure_status(client, wanted, params, protected_key_ids, check_mode):
@@ -428,7 +484,10 @@ def key_result(outcome):
         if outcome.get("state_unknown"):  # neither changed nor unchanged: IAM may have applied the update
             return dict(fields, failed=True, state_unknown=True, msg=str(outcome["error"]))
         return dict(fields, changed=False, failed=True, msg=str(outcome["error"]))
-    return dict(outcome["after"], previous_status=outcome["before"]["status"], changed=outcome["changed"])
+    reported = dict(outcome["after"], previous_status=outcome["before"]["status"], changed=outcome["changed"])
+    if outcome.get("conflict"):  # left as found: not a failure, and not a change
+        return dict(reported, conflict=True, expected_status=outcome["conflict"])
+    return reported
 
 
 NAMED_IN_MESSAGE = 5  # not-attempted key IDs named in the failure message

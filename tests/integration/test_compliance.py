@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -226,12 +227,17 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET
 
 
 def playbook(ansible, name, check=False, **extra_vars):
-    """Run one of playbooks/ against moto, connection from the environment; return the Run."""
-    env = dict(AWS_ENV, AWS_ENDPOINT_URL_IAM=ansible.moto.url)
+    """Run one of playbooks/ against moto, connection from the environment; return the Run.
+
+    Journals go to the test's own directory, never the working directory.
+    """
+    env = dict(AWS_ENV, AWS_ENDPOINT_URL_IAM=ansible.moto.url, AWS_ENDPOINT_URL_STS=ansible.moto.url)
+    extra_vars.setdefault("keyguard_journal_dir", str(ansible.workdir / "journals"))
     return ansible.run_file(REPO / "playbooks" / name, check=check, env=env, extra_vars=extra_vars)
 
 
 def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
+    journals = ansible.workdir / "journals"
     report = playbook(ansible, "cis_unused_keys.yml", check=True)
     assert report.rc == 0, report.stdout
     assert re.search(rf"never {fleet['never']['AccessKeyId']}: 50 days unused \(last used never", report.stdout)
@@ -239,21 +245,49 @@ def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
     assert "2 of 2 stale keys would be deactivated (check mode: nothing changed)" in report.stdout  # predicted
     assert "UpdateAccessKey" not in report.calls
     assert moto.status("stale", fleet["stale"]["AccessKeyId"]) == "Active"
+    assert not journals.exists()  # check mode made no writes, so it saves no journal
+    assert (
+        Counter({a: n for a, n in report.calls.items() if a in ("UpdateAccessKey", "TagUser", "UntagUser")})
+        == Counter()
+    )
 
     applied = playbook(ansible, "cis_unused_keys.yml")
     assert applied.rc == 0, applied.stdout
-    assert "2 of 2 stale keys deactivated" in applied.stdout
+    assert "2 of 2 stale keys deactivated; 0 warned, 0 pending, 0 exempt, 0 cleared" in applied.stdout
     assert [moto.status(u, fleet[u]["AccessKeyId"]) for u in ("never", "stale", "busy", "fresh")] == [
         "Inactive",
         "Inactive",
         "Active",
         "Active",
     ]
+    (saved,) = journals.iterdir()
+    assert re.fullmatch(r"123456789012-\d{8}T\d{12}Z\.json", saved.name)
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert journals.stat().st_mode & 0o777 == 0o700
+    content = json.loads(saved.read_text())
+    assert (content["account_id"], content["check_mode"]) == ("123456789012", False)
+    assert sorted((e["type"], e["user_name"], e["before"], e["after"]) for e in content["journal"]) == [
+        ("status", "never", "Active", "Inactive"),
+        ("status", "stale", "Active", "Inactive"),
+    ]
+    assert f"undo with playbooks/undo_sweep.yml -e journal_file={saved}" in " ".join(applied.stdout.split())
 
     again = playbook(ansible, "cis_unused_keys.yml")
     assert again.rc == 0, again.stdout
     assert "0 of 0 stale keys deactivated" in again.stdout
     assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s", again.stdout)
+    assert len(list(journals.iterdir())) == 1  # nothing written, no new journal
+
+
+def test_cis_sweep_with_grace_and_exemptions(ansible, moto, fleet):
+    """grace_days warns first (a tag, no deactivation); exempt_users is passed through to the policy."""
+    run = playbook(ansible, "cis_unused_keys.yml", grace_days=14, exempt_users=["never"])
+    assert run.rc == 0, run.stdout
+    assert "0 of 2 stale keys deactivated; 1 warned, 0 pending, 1 exempt, 0 cleared" in run.stdout, run.stdout
+    assert [moto.status(u, fleet[u]["AccessKeyId"]) for u in ("never", "stale")] == ["Active", "Active"]
+    tags = moto.iam.list_user_tags(UserName="stale")["Tags"]
+    assert [t["Key"] for t in tags] == [f"keyguard:deactivate-after:{fleet['stale']['AccessKeyId']}"]
+    assert moto.iam.list_user_tags(UserName="never")["Tags"] == []
 
 
 def test_rotation_report(ansible, moto, fleet):

@@ -29,7 +29,7 @@ def test_demo_cis_sweep_reports_applies_and_reruns():
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys [^"]*)"', proc.stdout)
+    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys [^;]*);', proc.stdout)
     assert summaries == [
         "3 of 3 stale keys would be deactivated (check mode: nothing changed)",
         "3 of 3 stale keys deactivated",
@@ -64,14 +64,46 @@ def test_demo_org_lists_the_organization_and_sweeps_every_account():
         ]
         for recap in proc.stdout.split("PLAY RECAP")[1:]
     ]
-    assert [sorted(run) for run in changed] == [
-        [("prod-payments", "1"), ("sandbox", "1"), ("staging", "1")],  # check mode: would change
-        [("prod-payments", "1"), ("sandbox", "1"), ("staging", "1")],
-        [("prod-payments", "0"), ("sandbox", "0"), ("staging", "0")],
-    ]
+    check, applied, again = ([int(count) for _host, count in sorted(run)] for run in changed)
+    assert [host for host, _count in sorted(changed[1])] == ["prod-payments", "sandbox", "staging"]
+    assert check == [1, 1, 1]  # check mode: would change; and no journal saved
+    # each account: the policy and its journal file; one of them also made the journal directory
+    assert sum(applied) == 3 + 3 + 1 and set(applied) <= {2, 3}
+    assert again == [0, 0, 0]
     final = proc.stdout.split("Keys as each account now holds them:")[1].split()
     assert list(zip(final[0::4], final[1::4], final[3::4])) == [
         (account, user, status)
         for account in ("prod-payments", "staging", "sandbox")
         for user, status in (("ci-runner", "Active"), ("old-report-job", "Inactive"))
     ]
+
+
+def test_demo_policy_warns_waits_acts_and_undoes():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "demo.py"), "policy"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys deactivated; \d+ warned, \d+ pending)', proc.stdout)
+    assert summaries == [
+        "0 of 3 stale keys deactivated; 3 warned, 0 pending",
+        "0 of 3 stale keys deactivated; 0 warned, 3 pending",
+        "3 of 3 stale keys deactivated; 0 warned, 0 pending",
+    ]
+    acted, undone = (part.split()[: 4 * 3] for part in proc.stdout.split("Keys as the server now holds them:")[1:])
+    assert dict(zip(acted[0::3], acted[2::3])) == {
+        "backup": "Inactive",
+        "ci-runner": "Active",
+        "old-intern": "Inactive",
+        "reporting": "Inactive",
+    }
+    users = ("backup", "ci-runner", "old-intern", "reporting")
+    assert dict(zip(undone[0::3], undone[2::3])) == dict.fromkeys(users, "Active")
+    assert len(re.findall(r": restored Active \(was Inactive\)", proc.stdout)) == 3
+    assert len(re.findall(r": restored \d{4}-\d\d-\d\d \(was absent\)", proc.stdout)) == 3  # the marks, back
+    assert "keyguard-journals" not in {p.name for p in REPO.iterdir()} | {
+        p.name for p in (REPO / "playbooks").iterdir()
+    }

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from harness import BIN, clean_environment
 
-from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info, iam_access_key_status
+from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info, iam_access_key_status, iam_user_tags
 
 MODULES = {
     "keyguard.aws.iam_access_key_status": (
@@ -18,6 +18,10 @@ MODULES = {
     "keyguard.aws.iam_access_key_info": (
         iam_access_key_info,
         {"check_mode": "full", "diff_mode": "none", "idempotent": "full"},
+    ),
+    "keyguard.aws.iam_user_tags": (
+        iam_user_tags,
+        {"check_mode": "full", "diff_mode": "full", "idempotent": "full"},
     ),
 }
 

@@ -147,8 +147,9 @@ def calls(moto, actions=None):
 
 
 def sweep(ansible, moto, source, *args, env=None, cwd=None):
-    """Run the organization sweep on the inventory source; return (rc, stdout)."""
+    """Run the organization sweep on the inventory source, journals in the test's directory; return (rc, stdout)."""
     command = [str(BIN / "ansible-playbook"), "-i", str(source), str(SWEEP), "--forks", "3", *args]
+    command += ["-e", f"keyguard_journal_dir={ansible.workdir / 'journals'}"]
     done = subprocess.run(
         command,
         cwd=cwd,
@@ -403,6 +404,7 @@ def test_sweep_with_forks_changes_exactly_each_accounts_stale_keys(ansible, moto
     assert {host: s["outcome"] for host, s in summary.items()} == dict.fromkeys(
         members, "would deactivate 1 of 1 stale keys (check mode: nothing changed)"
     )
+    assert not (ansible.workdir / "journals").exists()  # check mode saves no journal
 
     moto.clear_calls()
     rc, stdout = sweep(ansible, moto, source)
@@ -421,8 +423,17 @@ def test_sweep_with_forks_changes_exactly_each_accounts_stale_keys(ansible, moto
         members, (1, "deactivated 1 of 1 stale keys")
     )
     assumed = Counter(params["RoleArn"] for action, params in requests if action == "AssumeRole")
-    # one AssumeRole per task: the search, and the deactivation
-    assert assumed == Counter({f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole": 2 for member in members})
+    # one AssumeRole per account: the policy is one task
+    assert assumed == Counter({f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole": 1 for member in members})
+    # each account's journal saved on the controller, one file per account, mode 0600
+    journals = {path.name.split("-")[0]: path for path in (ansible.workdir / "journals").iterdir()}
+    assert set(journals) == set(members)
+    for member, path in journals.items():
+        assert path.stat().st_mode & 0o777 == 0o600
+        saved = json.loads(path.read_text())
+        assert [(e["account_id"], e["type"], e["access_key_id"]) for e in saved["journal"]] == [
+            (member, "status", key) for key in org.stale[member]
+        ]
     assert {params["RoleSessionName"] for action, params in requests if action == "AssumeRole"} == {
         "keyguard-org-sweep"
     }
@@ -465,7 +476,7 @@ def test_sweep_fails_only_the_account_whose_role_cannot_be_assumed(ansible, moto
     assert "MODULE FAILURE" not in stdout and "Traceback" not in stdout
     # The role credentials of the other accounts went through the proxy: none of them is printed at -vvvv.
     handed_out = assumed_secrets(fault_proxy)
-    assert len(handed_out) == 2 * 2 * 2  # alpha and gamma, two tasks each, a secret key and a token each
+    assert len(handed_out) == 2 * 1 * 2  # alpha and gamma, one task each, a secret key and a token each
     assert [secret for secret in handed_out if secret in stdout] == []
 
 
@@ -560,6 +571,7 @@ def test_sweep_through_ansible_runner_with_awx_credentials_as_the_base(ansible, 
     (private / "env").mkdir()
     shutil.copy(SWEEP, private / "project")
     shutil.copy(SWEEP.parent / "templates" / "org_sweep_summary.j2", private / "project" / "templates")
+    shutil.copytree(SWEEP.parent / "tasks", private / "project" / "tasks")
     (private / "inventory" / "org.accounts.yml").write_text(
         yaml.safe_dump({"plugin": "keyguard.aws.accounts", "exclude_accounts": [org.ids["master"]]})
     )
@@ -579,7 +591,7 @@ def test_sweep_through_ansible_runner_with_awx_credentials_as_the_base(ansible, 
     changed = {
         e["event_data"]["host"]
         for e in events
-        if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Deactivate them in one task"
+        if e["event"] == "runner_on_ok" and e["event_data"]["task"].startswith("Deactivate (or, with grace_days")
         if e["event_data"]["res"]["changed"]
     }
     assert changed == members
@@ -592,8 +604,16 @@ def test_sweep_through_ansible_runner_with_awx_credentials_as_the_base(ansible, 
     assert {host: (s["found"], s["changed"], s["failed"]) for host, s in summary.items()} == dict.fromkeys(
         members, (1, 1, 0)
     )
+    # every account's journal is an artifact of the job too, keyed by account
+    journals = stats["event_data"]["artifact_data"]["keyguard_journals"]
+    assert set(journals) == members
+    for member, saved in journals.items():
+        assert saved["check_mode"] is False
+        assert [(e["type"], e["access_key_id"], e["after"]) for e in saved["journal"]] == [
+            ("status", key, "Inactive") for key in org.stale[member]
+        ]
     handed_out = assumed_secrets(fault_proxy)
-    assert len(handed_out) == 3 * 2 * 2
+    assert len(handed_out) == 3 * 1 * 2
     everything = stdout + json.dumps(events)
     leaked = [s for s in (*handed_out, base["SecretAccessKey"], base["SessionToken"]) if s in everything]
     assert leaked == []
@@ -715,13 +735,13 @@ def test_sweep_passes_the_external_id_only_when_given(ansible, moto, org, tmp_pa
     rc, stdout = sweep(ansible, moto, source, "--check", "-e", "org_external_id=tenant-42")
     assert rc == 0, stdout
     assumed = [params for action, params in moto.requests() if action == "AssumeRole"]
-    assert [p.get("ExternalId") for p in assumed] == ["tenant-42", "tenant-42"]  # the search, the (checked) change
+    assert [p.get("ExternalId") for p in assumed] == ["tenant-42"]  # the policy, one task
 
     moto.clear_calls()
     rc, stdout = sweep(ansible, moto, source, "--check")
     assert rc == 0, stdout
     assumed = [params for action, params in moto.requests() if action == "AssumeRole"]
-    assert len(assumed) == 2 and not [p for p in assumed if "ExternalId" in p]
+    assert len(assumed) == 1 and not [p for p in assumed if "ExternalId" in p]
 
 
 def test_sweep_of_an_inventory_without_accounts_fails(ansible, moto, org, tmp_path):
@@ -730,7 +750,7 @@ def test_sweep_of_an_inventory_without_accounts_fails(ansible, moto, org, tmp_pa
     rc, stdout = sweep(ansible, moto, source)
     assert rc == 2, stdout
     assert "The inventory has no AWS accounts" in stdout
-    assert "TASK [Sweep this account]" not in stdout and "Find active keys" not in stdout
+    assert "TASK [Sweep this account]" not in stdout and "Deactivate (or, with grace_days" not in stdout
 
     rc, stdout = sweep(ansible, moto, source, "-e", "org_allow_empty=true")
     assert rc == 0, stdout

@@ -93,12 +93,24 @@ def status_bulk(ansible, moto):
     return dict(access_keys=items, status="Inactive", **ansible.connection())
 
 
+def policy(ansible, moto, **args):
+    """Return args for one iam_access_key_policy task that marks both keys; its STS call goes to moto too."""
+    ansible.env["AWS_ENDPOINT_URL_STS"] = moto.url
+    return dict(dict(unused_for_days=0, grace_days=7), **args, **ansible.connection())
+
+
 # One or more real runs per module: (module, a function of (ansible, moto) returning the task's args, run options).
+USER_TAG = {"user_name": "a", "key": "k", "value": "x", "expected_value": None}
 SAMPLE_RUNS = {
     "iam_access_key_info": [
         (lambda ansible, moto: info(ansible, all_users=True, source="credential_report"), {}),
         (lambda ansible, moto: info(ansible, all_users=True, source="api", unused_for_days=0), {}),
         (lambda ansible, moto: info(ansible, user_name="a"), {"check": True}),
+    ],
+    "iam_access_key_policy": [
+        (policy, {"check": True, "diff": True}),
+        (policy, {"diff": True}),
+        (lambda ansible, moto: policy(ansible, moto, source="api"), {}),
     ],
     "iam_access_key_status": [
         (status_bulk, {"check": True, "diff": True}),
@@ -112,6 +124,12 @@ SAMPLE_RUNS = {
             ),
             {"diff": True},
         ),
+    ],
+    "iam_user_tags": [
+        (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {"check": True, "diff": True}),
+        (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {"diff": True}),
+        # now a conflict: the tag is "x", not absent as expected
+        (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {}),
     ],
 }
 

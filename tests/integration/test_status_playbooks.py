@@ -249,3 +249,40 @@ def test_no_credentials(ansible, moto):
     run = ansible.run(dict(user_name="bob", access_key_id=STRANGER_KEY, status="Inactive", endpoint_url=moto.url))
     assert_clean_failure(run, "No AWS credentials found.")
     assert run.calls == Counter()
+
+
+def test_bulk_expected_status_four_runs_leaves_a_key_changed_by_hand(ansible, moto):
+    """Compare-and-set: only the keys still Inactive are re-activated; one re-activated by hand is a conflict."""
+    swept = [moto.user_with_key(f"user{i}", status="Inactive") for i in range(2)]
+    by_hand = moto.user_with_key("user2", status="Active")  # swept too, then turned back on by someone
+    items = [
+        {"access_key_id": key["AccessKeyId"], "user_name": f"user{i}", "expected_status": "Inactive"}
+        for i, key in enumerate([*swept, by_hand])
+    ]
+    args = dict(access_keys=items, status="Active", **ansible.connection())
+
+    check = ansible.run(args, check=True, diff=True)
+    assert check.result.get("failed") is not True, check.stdout
+    assert check.result["changed"] is True
+    assert [k["status"] for k in check.result["access_keys"]] == ["Active", "Active", "Active"]
+    assert [k.get("conflict", False) for k in check.result["access_keys"]] == [False, False, True]
+    assert check.result["access_keys"][2]["expected_status"] == "Inactive"
+    assert [k["status"] for k in check.result["diff"]["after"]["access_keys"]] == ["Active"] * 3
+    assert check.calls == Counter(ListAccessKeys=3)
+    assert moto.status("user0", swept[0]["AccessKeyId"]) == "Inactive"
+
+    apply = ansible.run(args, diff=True)
+    assert apply.result.get("failed") is not True, apply.stdout
+    assert apply.result["changed"] is True
+    assert [k.get("conflict", False) for k in apply.result["access_keys"]] == [False, False, True]
+    assert apply.calls == Counter(ListAccessKeys=3, UpdateAccessKey=2)
+    updated = sorted(params["AccessKeyId"] for action, params in apply.requests if action == "UpdateAccessKey")
+    assert updated == sorted(key["AccessKeyId"] for key in swept)
+    assert [moto.status(f"user{i}", k["AccessKeyId"]) for i, k in enumerate([*swept, by_hand])] == ["Active"] * 3
+
+    # Now every key is Active, not Inactive as expected: each is a conflict, nothing is written, nothing fails.
+    for run in (ansible.run(args, check=True), ansible.run(args)):
+        assert run.result.get("failed") is not True, run.stdout
+        assert run.result["changed"] is False
+        assert [k["conflict"] for k in run.result["access_keys"]] == [True] * 3
+        assert run.calls == Counter(ListAccessKeys=3)

@@ -695,3 +695,80 @@ def test_a_stopped_bulk_names_five_not_attempted_keys_and_counts_the_rest(iam):
     assert f"39 access keys were not attempted ({', '.join(keys[1:6])} and 34 more;" in message
     assert keys[6] not in message and len(message) < 1000
     assert sum(r.get("attempted") is False for r in caught.value.result["access_keys"]) == 39
+
+
+# --- bulk: expected_status (compare-and-set) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["apply", "check"])
+def test_bulk_expected_status_leaves_a_changed_key_alone_as_a_conflict(iam, check_mode):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Inactive", "bob", K1), metadata("Active", "bob", K2)], "bob")
+    if not check_mode:  # only K1 is still as the sweep left it; in check mode no write is stubbed, so none may run
+        expect_update(stubber, "Active", "bob", K1)
+    expect_list(stubber, [metadata("Inactive", "alice", K3)], "alice")
+    items = [
+        {"access_key_id": K1, "user_name": "bob", "expected_status": "Inactive"},
+        {"access_key_id": K2, "user_name": "bob", "expected_status": "Inactive"},  # re-activated by hand since
+        {"access_key_id": K3, "user_name": "alice", "expected_status": "Active"},  # deactivated by hand since
+    ]
+    result, diff = bulk(client, items, check_mode=check_mode, status="Active")
+    assert result["changed"] is True
+    first, second, third = result["access_keys"]
+    assert (first["status"], first["previous_status"], first["changed"]) == ("Active", "Inactive", True)
+    assert "conflict" not in first and "expected_status" not in first
+    assert second == dict(key("Active", "bob", K2), previous_status="Active", changed=False, conflict=True,
+                          expected_status="Inactive")  # fmt: skip
+    assert third == dict(key("Inactive", "alice", K3), previous_status="Inactive", changed=False, conflict=True,
+                         expected_status="Active")  # fmt: skip
+    assert "failed" not in second and "failed" not in third
+    assert [k["status"] for k in diff["before"]["access_keys"]] == ["Inactive", "Active", "Inactive"]
+    assert [k["status"] for k in diff["after"]["access_keys"]] == ["Active", "Active", "Inactive"]
+
+
+def test_bulk_only_conflicts_is_not_a_change(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", "bob", K1)], "bob")
+    result, diff = bulk(client, [{"access_key_id": K1, "user_name": "bob", "expected_status": "Inactive"}])
+    assert result["changed"] is False
+    assert result["access_keys"][0]["conflict"] is True
+    assert diff["before"] == diff["after"]
+
+
+def test_bulk_conflict_is_not_counted_in_a_failure(iam):
+    client, stubber = iam
+    expect_list(stubber, [metadata("Active", "bob", K1)], "bob")
+    expect_error(stubber, "list_access_keys", "NoSuchEntity", {"UserName": "ghost"}, 404)
+    items = [
+        {"access_key_id": K1, "user_name": "bob", "expected_status": "Active"},
+        {"access_key_id": K2, "user_name": "ghost", "expected_status": "Inactive"},
+    ]
+    with pytest.raises(KeyguardError) as caught:
+        bulk(client, items, status="Active")
+    assert str(caught.value).startswith(f"1 of 2 access keys failed: {K2}: IAM user 'ghost' does not exist.")
+    assert caught.value.result["access_keys"][0] == dict(
+        key("Active", "bob", K1), previous_status="Active", changed=False
+    )  # expected and found agree, already Active: no conflict, no write
+
+
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (
+            [{"access_key_id": K1, "expected_status": "inactive"}],
+            r"^access_keys\[0\]\.expected_status must be Active or Inactive \(or left out\), not 'inactive'\.$",
+        ),
+        (
+            [{"access_key_id": K1, "expected_status": True}],
+            r"^access_keys\[0\]\.expected_status must be Active or Inactive",
+        ),
+        (
+            [{"access_key_id": K1, "expected_status": "Active"}, {"access_key_id": K1, "expected_status": "Inactive"}],
+            rf"^access_keys\[1\]\.access_key_id {K1} is listed twice, with different expected_status 'Active' and "
+            r"'Inactive'; drop one of them\.$",
+        ),
+    ],
+)
+def test_bulk_bad_expected_status_is_named_before_any_call(items, message):
+    with pytest.raises(KeyguardError, match=message):
+        module.requested_keys(dict(access_key_id=None, user_name=None, access_keys=items))
