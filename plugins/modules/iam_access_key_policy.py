@@ -338,6 +338,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     connect_with_sts,
     connection_rules,
     is_endpoint_failure,
+    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -898,6 +899,7 @@ def run_policy(connection, sts, params, check_mode, now):
 def main():
     """Run the module: validate, connect, read, compare, apply, report."""
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
+    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         validate(module.params)

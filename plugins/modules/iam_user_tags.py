@@ -165,6 +165,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect,
     connection_rules,
+    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -301,6 +302,7 @@ def tag_result(item, previous, value, changed, conflict):
 def main():
     """Run the module: validate, connect, compare-and-set each user's tags, report."""
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
+    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         users = requested_tags(module.params)

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from harness import REPO
 
 ENDPOINT_PASSWORD = "endp0int-Pa55word"  # noqa: S105 - test values, chosen to be found if echoed anywhere
 PROXY_PASSWORD = "pr0xy-P@ss:word"  # noqa: S105 - '@' and ':' inside, as corporate proxy passwords have
@@ -119,3 +120,31 @@ def test_passwords_are_masked_when_the_task_fails(ansible, moto, corporate_proxy
     assert corporate_proxy.forwarded > 0
     assert_never_shown(run, ENDPOINT_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_QUOTED)
     assert f'"endpoint_url": "{moto.url.replace("http://", "http://keyguard:********@")}"' in run.stdout
+
+
+# One task per module that takes the connection options, doing real work against moto; found on disk, so that a
+# module added later without protect_url_passwords(module) fails here (the KeyError names it).
+TASKS = {
+    "iam_access_key_status": dict(user_name="carol", status="Active"),
+    "iam_access_key_info": dict(user_name="carol"),
+    "iam_access_key_policy": dict(unused_for_days=90, source="api"),
+    "iam_user_tags": dict(tags=[dict(user_name="carol", key="team", value="red")]),
+}
+CONNECTED_MODULES = sorted(
+    path.stem for path in (REPO / "plugins" / "modules").glob("*.py") if "CONNECTION_ARGS" in path.read_text()
+)
+
+
+@pytest.mark.parametrize("name", CONNECTED_MODULES)
+def test_every_module_masks_the_password_in_its_endpoint_url(ansible, moto, name):
+    key = moto.user_with_key("carol")
+    args = dict(
+        TASKS[name], **dict(ansible.connection(), endpoint_url=moto.url.replace("//", f"//kg:{ENDPOINT_PASSWORD}@"))
+    )
+    if name == "iam_access_key_status":
+        args["access_key_id"] = key["AccessKeyId"]
+    run = ansible.run(args, module=f"keyguard.aws.{name}", verbosity=4, env={"AWS_ENDPOINT_URL_STS": moto.url})
+    assert run.result.get("failed") is not True, run.result.get("msg")
+    assert sum(run.calls.values()) > 0  # it did reach moto through the URL with the password
+    assert_never_shown(run, ENDPOINT_PASSWORD)
+    assert f'"endpoint_url": "{moto.url.replace("http://", "http://kg:********@")}"' in run.stdout
