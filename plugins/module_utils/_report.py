@@ -171,9 +171,14 @@ def is_stale(row, policy):
     older, unused = policy.get("older_than_days"), policy.get("unused_for_days")
     if older is None and unused is None:
         return False
-    too_old = older is not None and row["age_days"] is not None and row["age_days"] > older
-    too_idle = unused is not None and row["days_unused"] is not None and row["days_unused"] > unused
+    too_old = number(older) and number(row["age_days"]) and row["age_days"] > older
+    too_idle = number(unused) and number(row["days_unused"]) and row["days_unused"] > unused
     return too_old or too_idle
+
+
+def number(value):
+    """Return whether value is a whole number (not a bool, not text)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def headline(summaries, rows):
@@ -190,7 +195,7 @@ def headline(summaries, rows):
 
 def age_bucket(age_days):
     """Return the index of the age bucket of a key this many days old, or None when the age is unknown."""
-    if age_days is None:
+    if not number(age_days):
         return None
     index = 0
     for position, (low, _label) in enumerate(AGE_BUCKETS):
