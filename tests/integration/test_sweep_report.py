@@ -8,13 +8,18 @@ policy result's shape with plausible actions; the report reads only that shape.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import stat
+import subprocess
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import report_demo
+from harness import BIN, clean_environment
+
+from ansible_collections.keyguard.aws.plugins.modules import sweep_report
 
 SIZE_LIMIT = 1_500_000  # bytes of HTML for 5,000 keys acted on across 100 accounts; the guide states it
 HOSTILE_ACCOUNT = '"><img src=x onerror=alert(1)>'  # Organizations allows any printable ASCII in a name
@@ -193,3 +198,32 @@ def test_5000_keys_across_100_accounts_render_under_the_size_limit(tmp_path):
     with open(result["csv_path"], newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert len(rows) == 5001 and all(len(row) == len(rows[0]) for row in rows)
+
+
+def test_ansible_doc_renders_the_module_and_documents_exactly_its_options(tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "ansible-doc"), "--json", "keyguard.aws.sweep_report"],
+        env=clean_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)["keyguard.aws.sweep_report"]["doc"]
+
+    def same(documented, spec, where):
+        assert set(documented) == set(spec), where
+        for name, option in spec.items():
+            assert documented[name].get("type", "str") == option.get("type", "str"), f"{where}.{name}"
+            assert documented[name].get("default") == option.get("default"), f"{where}.{name}"
+            assert bool(documented[name].get("required")) == bool(option.get("required")), f"{where}.{name}"
+            if "options" in option:
+                same(documented[name]["suboptions"], option["options"], f"{where}.{name}")
+
+    same(doc["options"], sweep_report.ARGUMENT_SPEC, "options")
+    assert {name: value["support"] for name, value in doc["attributes"].items()} == {
+        "check_mode": "full",
+        "diff_mode": "none",
+        "idempotent": "full",
+    }
