@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+from datetime import datetime, timezone
 
 # The policy module's actions, in the order the report shows them; `none` is a key left alone.
 ACTIONS = ("deactivated", "warned", "pending", "exempt", "cleared", "failed", "none")
@@ -61,6 +62,34 @@ def csv_cell(value):
         text = str(value)
         return "'" + text if text.startswith(FORMULA_STARTS) else text
     return value
+
+
+def moment(value):
+    """Return an ISO 8601 time as 'YYYY-MM-DD HH:MM UTC' (text that is not one comes back as it is), or None."""
+    if not value:
+        return None
+    text = str(value)
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        return parsed.strftime("%Y-%m-%d %H:%M")
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(started, finished):
+    """Return how long the run took, in words, when both ends are ISO 8601 times; else None."""
+    try:
+        ends = [datetime.fromisoformat(t[:-1] + "+00:00" if t.endswith("Z") else t) for t in (started, finished)]
+        seconds = int((ends[1] - ends[0]).total_seconds())
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if seconds < 0:
+        return None
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return " ".join(f"{n} {unit}" for n, unit in ((hours, "h"), (minutes, "min"), (seconds, "s")) if n) or "0 s"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -344,7 +373,7 @@ LEGEND_NAMES = {"Active": "active", "Inactive": "inactive", "unknown": "status u
 def render_html(model, table_limit=None):
     """Return the report as one self-contained HTML page."""
     run, head = model["run"], model["headline"]
-    when = run.get("finished") or run.get("started") or ""
+    when = moment(run.get("finished") or run.get("started")) or ""
     title = f"Access key sweep {when}".strip()
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
@@ -375,7 +404,10 @@ def headline_html(model):
     """Return the headline: when, where, the policy and by whom, then the numbers and the failed accounts."""
     run, head, summaries = model["run"], model["headline"], model["accounts"]
     started, finished = run.get("started"), run.get("finished")
-    when = " \u2013 ".join(esc(moment) for moment in (started, finished) if moment) or "not given"
+    when = " \u2013 ".join(esc(moment(t)) for t in (started, finished) if t) or "not given"
+    took = duration(started, finished)
+    if took:
+        when += f" ({esc(took)})"
     where = run.get("scope") or (
         f"{len(summaries)} account"
         + ("" if len(summaries) == 1 else "s")
@@ -561,7 +593,7 @@ def accounts_html(summaries):
             source = (s["source"] or "").replace("_", " ")
             outcome = "swept" + (
                 f" ({esc(source)}"
-                + (f", report of {esc(s['report_generated'])}" if s["report_generated"] else "")
+                + (f", report of {esc(moment(s['report_generated']))}" if s["report_generated"] else "")
                 + ")"
                 if source
                 else ""

@@ -17,6 +17,8 @@ from ansible_collections.keyguard.aws.plugins.module_utils._report import (
     age_chart_data,
     build,
     csv_cell,
+    duration,
+    moment,
     render_csv,
     render_html,
 )
@@ -310,3 +312,14 @@ def test_input_of_the_wrong_shape_is_one_clear_error():
         build({"account_id": "1"}, {})
     model = build([entry("1", "x")], {})
     assert model["accounts"][0]["error"].startswith("no result was recorded")
+
+
+def test_times_read_as_utc_minutes_and_the_run_says_how_long_it_took():
+    assert moment("2026-12-02T15:00:59Z") == "2026-12-02 15:00 UTC"
+    assert moment("2026-12-02T16:00:00+01:00") == "2026-12-02 15:00 UTC"
+    assert moment("yesterday") == "yesterday" and moment(None) is None
+    assert duration("2026-12-02T15:00:00Z", "2026-12-02T16:01:10Z") == "1 h 1 min 10 s"
+    assert duration("2026-12-02T15:00:00Z", "2026-12-02T15:00:00Z") == "0 s"
+    assert duration("2026-12-02T15:00:00Z", "later") is None and duration(None, None) is None
+    page = render_html(build([], {"started": "2026-12-02T15:00:00Z", "finished": "2026-12-02T15:01:10Z"}))
+    assert "<dd>2026-12-02 15:00 UTC \u2013 2026-12-02 15:01 UTC (1 min 10 s)</dd>" in page
