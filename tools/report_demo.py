@@ -383,17 +383,19 @@ def main():
     with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:
         org, accounts = seed(moto)
         accounts["closed-legacy"] = org.account("closed-legacy")
-        _proc, entries, _result = sweep(moto.url, org, accounts, workdir, Path(workdir) / "report-only")
         started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _proc, entries, _result = sweep(moto.url, org, accounts, workdir, Path(workdir) / "report-only")
         run = dict(
             started=started,
-            finished=started,
+            finished=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             caller_arn="arn:aws:iam::000000000000:user/keyguard-sweeper",
             scope="organization root, 4 member accounts (keyguard.aws.accounts inventory)",
             policy=POLICY,
         )
         entries = [simulate_policy(entry, date.today()) for entry in entries]
         _proc, result = write_report(entries, run, options.dir, workdir)
+    # The report's input, to re-render it without a sweep: keyguard.aws.sweep_report's accounts and run.
+    (options.dir / "report-input.json").write_text(json.dumps(dict(accounts=entries, run=run), indent=1))
     print(f"report: {result['html_path']}\ncsv:    {result['csv_path']}\nheadline: {json.dumps(result['headline'])}")
     if options.screenshot:
         screenshot(result["html_path"], options.screenshot, height=options.height)

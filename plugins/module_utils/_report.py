@@ -314,7 +314,7 @@ ul.tiles li.hot{border-color:var(--deactivated)}ul.tiles li.bad{border:2px solid
 ul.failed{margin:4px 0 0;padding-left:20px}ul.failed li{overflow-wrap:anywhere}
 figure{margin:0}figcaption{color:var(--mute);margin:4px 0 0}
 svg.chart{width:100%;height:auto;display:block}
-svg text{font:12px system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans","DejaVu Sans",Arial,sans-serif;fill:var(--ink)}
+svg text{font:13px system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans","DejaVu Sans",Arial,sans-serif;fill:var(--ink)}
 .legend{display:flex;flex-wrap:wrap;gap:4px 16px;margin:6px 0 0;padding:0;list-style:none;color:var(--mute)}
 .legend svg{vertical-align:-3px;margin-right:4px}
 table{border-collapse:collapse;width:100%;font-size:13px}
@@ -336,6 +336,7 @@ footer{margin:32px 0 0;color:var(--mute);font-size:12px}
 body{max-width:none;padding:0;font-size:10pt}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 thead{display:table-header-group}thead th{position:static}
+table{font-size:8.5pt}table.accounts td:nth-child(3){min-width:0}
 tr,figure,ul.tiles li{break-inside:avoid}
 h2{break-after:avoid}
 }
@@ -513,20 +514,28 @@ def legend_html(series):
 
 def stacked_bars(bars, series, label_width, chart_id, empty_text):
     """Return an inline SVG of horizontal stacked bars, each labelled and followed by its numbers in words."""
-    bar_height, gap, width, text_width = 20, 8, 1100, 330
-    track = width - label_width - text_width - 16
+    bar_height, gap, width, char_width = 20, 8, 960, 7.4  # char_width: 13px sans-serif, generously
+    texts = []
+    for _label, _title, values in bars:
+        total = sum(values.values())
+        words = ", ".join(f"{values[name]} {LEGEND_NAMES.get(name, name)}" for name in series if values.get(name))
+        texts.append((f"{total} {'key' if total == 1 else 'keys'}", f": {words}" if words else ""))
+    # The numbers in words must fit after the longest bar: the track gives way, then the chart widens.
+    text_width = max([len(a + b) * char_width for a, b in texts] + [120]) + 12
+    track = max(width - label_width - text_width, 300)
+    width = int(label_width + track + text_width)
     top = max([sum(values.values()) for _label, _title, values in bars] + [1])
     height = len(bars) * (bar_height + gap) + gap
     parts = [
         f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{chart_id}-title"><title id="{chart_id}-title">{esc(empty_text)}</title>'
     ]
-    for index, (label, title, values) in enumerate(bars):
+    for index, ((label, title, values), (total, words)) in enumerate(zip(bars, texts)):
         y = gap + index * (bar_height + gap)
-        total = sum(values.values())
         short = label if len(label) <= 30 else label[:29] + "\u2026"
         parts.append(
-            f'<g><title>{esc(title)}</title><text x="{label_width - 8}" y="{y + 14}" text-anchor="end">{esc(short)}</text>'
+            f'<g><title>{esc(title)}</title><text x="{label_width - 8}" y="{y + 14}" text-anchor="end">'
+            f"{esc(short)}</text>"
         )
         x = float(label_width)
         for name in series:
@@ -535,14 +544,11 @@ def stacked_bars(bars, series, label_width, chart_id, empty_text):
                 continue
             w = track * count / top
             parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1.5):.1f}" height="{bar_height}" fill="{FILLS[name]}" stroke="#57606a" stroke-width="0.5"/>'
+                f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1.5):.1f}" height="{bar_height}" fill="{FILLS[name]}" '
+                'stroke="#57606a" stroke-width="0.5"/>'
             )
             x += w
-        words = ", ".join(f"{values[name]} {LEGEND_NAMES.get(name, name)}" for name in series if values.get(name))
-        noun = "key" if total == 1 else "keys"
-        parts.append(
-            f'<text x="{x + 6:.1f}" y="{y + 14}"><tspan font-weight="600">{total} {noun}</tspan>{": " + words if words else ""}</text></g>'
-        )
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 14}"><tspan font-weight="600">{total}</tspan>{words}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -567,7 +573,7 @@ def action_chart_html(summaries):
     parts = ['<section id="actions"><h2>Actions per account</h2><figure>']
     if bars:
         used = [a for a in TAKEN if any(values[a] for _label, _title, values in bars)]
-        parts.append(stacked_bars(bars, TAKEN, 250, "action-chart", "Keys acted on or exempted, per account"))
+        parts.append(stacked_bars(bars, TAKEN, 220, "action-chart", "Keys acted on or exempted, per account"))
         parts.append(legend_html(used))
     else:
         parts.append('<p id="no-actions">No key was acted on or exempted in any account.</p>')
@@ -582,7 +588,11 @@ def action_chart_html(summaries):
 
 def accounts_html(summaries):
     """Return the accounts table: each account's outcome, where its keys came from, and its counts."""
-    columns = ("Account", "ID", "Outcome", "Keys seen", "Stale", *(a.capitalize() for a in TAKEN), "Skipped")
+    # Columns of actions no account took are left out, so the table fits a printed page.
+    actions = [a for a in TAKEN if a == "failed" or any(s["counts"][a] for s in summaries)]
+    skipped = any(s["skipped_keys"] for s in summaries)
+    columns = ["Account", "ID", "Outcome", "Seen", "Stale"] + [a.capitalize() for a in actions]
+    columns += ["Skipped"] if skipped else []
     parts = ['<section id="accounts"><h2>Accounts</h2><table class="accounts"><thead><tr>']
     parts += [f"<th>{c}</th>" for c in columns]
     parts.append("</tr></thead><tbody>")
@@ -590,18 +600,15 @@ def accounts_html(summaries):
         if s["error"]:
             outcome = f'<span class="err">not swept: {esc(s["error"])}</span>'
         else:
+            outcome = "swept"
             source = (s["source"] or "").replace("_", " ")
-            outcome = "swept" + (
-                f" ({esc(source)}"
-                + (f", report of {esc(moment(s['report_generated']))}" if s["report_generated"] else "")
-                + ")"
-                if source
-                else ""
-            )
+            if source:
+                generated = f", report of {esc(moment(s['report_generated']))}" if s["report_generated"] else ""
+                outcome += f" ({esc(source)}{generated})"
             if s["report_only"]:
                 outcome += ", report only"
         cells = [esc(s["account_name"] or ""), esc(s["account_id"]), outcome, s["seen"], s["stale"]]
-        cells += [s["counts"][a] for a in TAKEN] + [len(s["skipped_keys"])]
+        cells += [s["counts"][a] for a in actions] + ([len(s["skipped_keys"])] if skipped else [])
         parts.append(
             "<tr>"
             + "".join(f'<td class="num">{c}</td>' if isinstance(c, int) else f"<td>{c}</td>" for c in cells)
