@@ -28,6 +28,9 @@ options:
     description:
       - The directory to write C(keyguard-report.html) and C(keyguard-keys.csv) into. It is created (mode V(0700))
         when missing.
+      - A relative path is relative to the working directory of the module, which for a task on the controller
+        (C(localhost), or C(delegate_to) it) is the one C(ansible-playbook) was started in. RV(html_path) and
+        RV(csv_path) are absolute.
     type: path
     required: true
   accounts:
@@ -141,12 +144,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 html_path:
-  description: The HTML report's path.
+  description: The HTML report's absolute path.
   returned: always
   type: str
   sample: /runner/project/keyguard-reports/20261202T151000Z/keyguard-report.html
 csv_path:
-  description: The CSV's path.
+  description: The CSV's absolute path.
   returned: always
   type: str
   sample: /runner/project/keyguard-reports/20261202T151000Z/keyguard-keys.csv
@@ -161,7 +164,7 @@ sizes:
   type: dict
   sample: {keyguard-report.html: 48213, keyguard-keys.csv: 9120}
 headline:
-  description: The headline numbers, flat, ready for M(ansible.builtin.set_stats).
+  description: The headline numbers, flat, ready for C(ansible.builtin.set_stats).
   returned: always
   type: dict
   contains:
@@ -320,7 +323,7 @@ def main():
         HTML_NAME: render_html(model, params["table_limit"]).encode("utf-8"),
         CSV_NAME: render_csv(model).encode("utf-8"),
     }
-    directory = params["dest"]
+    directory = os.path.abspath(params["dest"])  # relative to the controller's working directory, where it runs
     if os.path.exists(directory) and not os.path.isdir(directory):
         module.fail_json(msg=f"dest must be a directory; {directory} is a file. Give a directory path.")
     written = plan(read_current(directory, wanted), wanted)
