@@ -267,6 +267,16 @@ def test_the_csv_round_trips_through_the_csv_module_with_every_key_and_the_faile
     assert records[3]["last_used"] == "2026-11-30T10:00:00+00:00" and records[3]["days_unused"] == "2"
 
 
+def test_a_key_known_only_by_its_report_slot_shows_the_slot_in_the_table():
+    keys = [key("slot-user", None, "warned", slot=1, deadline="2026-12-16"), key("named", "AKIA9", "pending")]
+    page = render_html(build([entry("1", "a", policy_result(keys))], {}))
+    assert "<tr><td>a<td>named<td>AKIA9<td>" in page
+    assert (
+        '<tr><td>a<td>slot-user<td>slot 1<td>100<td>100<td class="a warned">warned<small>until 2026-12-16</small>'
+        in page
+    )
+
+
 def test_the_keys_table_lists_keys_acted_on_in_account_then_user_order_and_says_when_it_is_cut():
     accounts = [
         entry("2", "beta", policy_result([key("zed", "K1", "deactivated"), key("amy", "K2", "exempt")])),
