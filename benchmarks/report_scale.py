@@ -70,6 +70,9 @@ def main():
         report_demo.chromium(result["html_path"], f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
         figures["chromium_print_to_pdf_seconds"] = time.perf_counter() - start
         figures["pdf_pages"] = pdf.read_bytes().count(b"/Type /Page") - pdf.read_bytes().count(b"/Type /Pages")
+    figures["load_average_after"] = round(os.getloadavg()[0], 1)
+    out = HERE / "results" / "report_scale.json"
+    out.write_text(json.dumps(figures, indent=2) + "\n")
     print(
         f"Sweep report, {figures['keys']} keys acted on across {figures['accounts']} accounts (Python {figures['python']})"
     )
@@ -83,8 +86,6 @@ def main():
         f"  load average {figures['load_average_before']} before, {figures['load_average_after']} after, {figures['cpus']} CPUs"
     )
     print(f"  chromium --print-to-pdf: {figures['chromium_print_to_pdf_seconds']:.2f} s, {figures['pdf_pages']} pages")
-    out = HERE / "results" / "report_scale.json"
-    out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"saved {out.relative_to(REPO)}")
     return 0
 

@@ -328,15 +328,15 @@ table.accounts td:nth-child(3){min-width:18em}
 td.a{white-space:nowrap;font-weight:600}
 .deactivated{color:var(--deactivated)}.warned{color:var(--warned)}.pending{color:var(--pending)}
 .exempt{color:var(--exempt)}.failed{color:var(--failed)}.cleared{color:var(--cleared)}
-td small{display:block;font-weight:400;color:var(--mute)}
+td small{font-weight:400;color:var(--mute)}
 .err{color:var(--deactivated)}
 footer{margin:32px 0 0;color:var(--mute);font-size:12px}
 @media print{
-@page{margin:14mm}
+@page{size:landscape;margin:12mm}
 body{max-width:none;padding:0;font-size:10pt}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 thead{display:table-header-group}thead th{position:static}
-table{font-size:8.5pt}table.accounts td:nth-child(3){min-width:0}
+table{font-size:8pt}table.keys td:nth-child(3){font-size:7.5pt}table.accounts td:nth-child(3){min-width:0}
 tr,figure,ul.tiles li{break-inside:avoid}
 h2{break-after:avoid}
 }
@@ -634,7 +634,7 @@ def keys_html(rows, table_limit=None):
         key = esc(row["access_key_id"]) if row["access_key_id"] else f"slot {esc(row['slot'])}"
         action = esc(row["action"])
         if row["deadline"]:
-            action += f"<small>until {esc(row['deadline'])}</small>"
+            action += f" <small>until {esc(row['deadline'])}</small>"
         parts.append(
             f"<tr><td>{esc(row['label'])}<td>{esc(row['user_name'])}<td>{key}<td>{esc(row['age_days'])}"
             f'<td>{esc(row["days_unused"])}<td class="a {esc(row["action"])}">{action}<td>{esc(row["reason"])}\n'

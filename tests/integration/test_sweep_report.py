@@ -131,7 +131,7 @@ def test_an_org_sweep_report_shows_what_the_sweep_did_in_chromium(moto, tmp_path
         for k in sorted(e["result"]["access_keys"], key=lambda k: (k["user_name"], k["access_key_id"]))
         if k["action"] != "none"
     ]
-    shown = [(row[0], row[1], row[2], row[5].split("until")[0]) for row in dom.rows if row]
+    shown = [(row[0], row[1], row[2], row[5].split("until")[0].strip()) for row in dom.rows if row]
     assert shown == acted
 
     with open(result["csv_path"], newline="", encoding="utf-8") as handle:

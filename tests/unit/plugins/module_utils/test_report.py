@@ -272,7 +272,7 @@ def test_a_key_known_only_by_its_report_slot_shows_the_slot_in_the_table():
     page = render_html(build([entry("1", "a", policy_result(keys))], {}))
     assert "<tr><td>a<td>named<td>AKIA9<td>" in page
     assert (
-        '<tr><td>a<td>slot-user<td>slot 1<td>100<td>100<td class="a warned">warned<small>until 2026-12-16</small>'
+        '<tr><td>a<td>slot-user<td>slot 1<td>100<td>100<td class="a warned">warned <small>until 2026-12-16</small>'
         in page
     )
 
