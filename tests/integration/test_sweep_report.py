@@ -110,6 +110,10 @@ def test_an_org_sweep_report_shows_what_the_sweep_did_in_chromium(moto, tmp_path
     report_demo.screenshot(result["html_path"], png, height=1800)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
 
+    pdf = tmp_path / "report.pdf"
+    report_demo.chromium(result["html_path"], f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.read_bytes().count(b"/Type /Page") >= 3  # pages and their tree
+
     dom = Dom(report_demo.dump_dom(result["html_path"]))
     for name, number in expected.items():
         assert dom.by_id[name] == str(number), name

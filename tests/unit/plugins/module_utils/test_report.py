@@ -333,3 +333,12 @@ def test_times_read_as_utc_minutes_and_the_run_says_how_long_it_took():
     assert duration("2026-12-02T15:00:00Z", "later") is None and duration(None, None) is None
     page = render_html(build([], {"started": "2026-12-02T15:00:00Z", "finished": "2026-12-02T15:01:10Z"}))
     assert "<dd>2026-12-02 15:00 UTC \u2013 2026-12-02 15:01 UTC (1 min 10 s)</dd>" in page
+
+
+def test_the_page_is_self_contained():
+    accounts = [entry("1", "a", policy_result([key("u", "K", "deactivated")])), entry("2", "b", error="x")]
+    page = render_html(build(accounts, {"check_mode": True}))
+    for outside in ("<script", "<link", "<img", "<iframe", "src=", "href=", "@import", "url(http", "//"):
+        assert outside not in page.lower(), outside
+    assert "default-src 'none'" in page and "@media print{" in page
+    assert 'id="preview">Preview (check mode)' in page
