@@ -284,7 +284,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         options = {name: self.get_option(name) for name in OPTIONS}
         params = {name: self.get_option(name) for name in CONNECTION_ARGS}
         try:
-            if options["account_statuses"] is not None and self.get_option_and_origin("account_states")[1] != "default":
+            if options["account_statuses"] and self.get_option_and_origin("account_states")[1] != "default":
                 raise KeyguardError("account_states and account_statuses (deprecated) both set; keep account_states.")
             validate_options(options)
             check_rules(params)

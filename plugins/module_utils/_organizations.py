@@ -195,8 +195,11 @@ def account_state(account):
 
 
 def wanted_states(options):
-    """Return the set of States to keep: account_statuses (deprecated) mapped to States if given, else account_states."""
-    if options.get("account_statuses") is not None:
+    """Return the set of States to keep: account_statuses (deprecated) mapped to States if given, else account_states.
+
+    An empty list of either means the default, [ACTIVE], as account_statuses always did: never an empty inventory.
+    """
+    if options.get("account_statuses"):
         return {state for status in options["account_statuses"] for state in STATUSES[status]}
     return set(options.get("account_states") or DEFAULT_STATES)
 

@@ -220,6 +220,18 @@ def test_select_accounts_reads_state_and_falls_back_to_status_only_without_it():
     ]
 
 
+def test_an_empty_account_statuses_means_the_default_as_it_always_did():
+    # Before account_states, account_statuses: [] kept the ACTIVE accounts; the deprecated alias must not turn it into
+    # an empty inventory, and it must read as account_states: [] does.
+    accounts = [account("111111111111", "today"), account("444444444444", "closed", state="CLOSED")]
+    pick = _organizations.select_accounts
+
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": []})] == ["111111111111"]
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": []})] == [
+        a["Id"] for a in pick(accounts, {"account_states": []})
+    ]
+
+
 def test_host_vars_build_the_role_in_the_accounts_partition():
     listed = dict(
         account("111111111111", "cn-prod", partition="aws-cn"), OuPath=["Root", "Prod"], OuId="ou-ab12-11111111"
