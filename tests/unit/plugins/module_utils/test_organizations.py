@@ -353,3 +353,61 @@ def test_state_from_the_wire_leaves_an_unreadable_answer_to_the_listing():
     parsed = {"Accounts": [{"Id": "111111111111"}]}
     _organizations._add_states(http_response=Raw(), parsed=parsed)
     assert parsed == {"Accounts": [{"Id": "111111111111"}]}
+
+
+class _FixedAnswer(http.server.BaseHTTPRequestHandler):
+    """Answer every request with the JSON body in the server's `body`, with HTTP 200."""
+
+    def do_POST(self):  # noqa: N802 - the name http.server calls
+        self.rfile.read(int(self.headers["Content-Length"]))
+        data = self.server.body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        """Keep the test's output quiet."""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",  # a JSON array: some other JSON API
+        '{"Accounts": "x"}',
+        '{"Accounts": [{"State": "ACTIVE", "Name": "no ID"}]}',
+        '{"Accounts": [{"Id": "not-an-account", "State": "ACTIVE"}]}',
+    ],
+)
+def test_an_answer_with_json_that_is_not_organizations_is_one_line_naming_the_endpoint(body):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FixedAnswer)
+    server.body = body
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    client = botocore.session.get_session().create_client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAEXAMPLE000000000",
+        aws_secret_access_key="x",
+    )
+    try:
+        with pytest.raises(KeyguardError) as err:
+            _organizations.select_accounts(_organizations.list_accounts(client), {})
+        with pytest.raises(KeyguardError) as walked:
+            _organizations.walk_units(client, ["r-ab12"])
+    finally:
+        server.shutdown()
+
+    assert err.value.code == walked.value.code == "NotOrganizations"
+    assert str(err.value).startswith(f"organizations:ListAccounts: {endpoint} answered with something that is not")
+    assert str(walked.value).startswith(f"organizations:ListAccountsForParent: {endpoint} answered with something")
+
+
+def test_host_vars_of_an_account_with_an_odd_arn_default_to_the_aws_partition():
+    listed = dict(account("111111111111", "odd"), Arn="bogus", OuPath=None, OuId=None)
+
+    assert _organizations.host_vars(listed, _organizations.DEFAULT_ROLE_ARN_TEMPLATE)["account_role_arn"] == (
+        "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
+    )
