@@ -256,6 +256,8 @@ root_access_keys:
     - The account root user's access keys, from the credential report, whatever the filters. IAM does not tell
       their IDs. An empty list means the root user has none, as CIS asks.
     - Null when O(path_prefix) narrows the sweep, since the root user lies under no path.
+    - Null also when the report has no C(<root_account>) row (every report AWS makes has one; a stand-in such as
+      moto may not), since it then cannot tell whether the root user has keys.
   returned: when RV(source) is V(credential_report)
   type: list
   elements: dict
