@@ -243,6 +243,18 @@ def test_list_users_pages_1000_at_a_time_under_a_path(iam):
     assert (len(names), names[0], names[-1]) == (1001, "u0", "last")
 
 
+def test_a_truncated_user_listing_without_a_marker_fails_in_one_line_instead_of_a_traceback(iam):
+    client, stubber = iam
+    stubber.add_response("list_users", {"Users": [], "IsTruncated": True}, {"MaxItems": 1000})
+    with pytest.raises(KeyguardError) as err:
+        list_users(client)
+    assert (err.value.code, str(err.value)) == (
+        "NotIAM",
+        "iam:ListUsers answered that more users follow (IsTruncated) without a Marker to list them; check "
+        "endpoint_url and any proxy in between.",
+    )
+
+
 def params(**overrides):
     """Return iam_access_key_info params for a sweep of every user."""
     base = dict(
