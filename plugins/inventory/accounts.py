@@ -280,11 +280,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):
         """Read the source, list (or take from the cache) the accounts, and add their hosts and groups."""
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
         options = {name: self.get_option(name) for name in OPTIONS}
         params = {name: self.get_option(name) for name in CONNECTION_ARGS}
         try:
-            if options["account_statuses"] and self.get_option_and_origin("account_states")[1] != "default":
+            # Read from the source itself: ansible-core 2.19.0's get_option_and_origin() calls every option that the
+            # source sets "default", so the check never fired there.
+            if options["account_statuses"] and "account_states" in (config or {}):
                 raise KeyguardError("account_states and account_statuses (deprecated) both set; keep account_states.")
             validate_options(options)
             check_rules(params)
