@@ -153,7 +153,7 @@ def unit_name(client, unit_id):
         return "Root"
     try:
         return client.describe_organizational_unit(OrganizationalUnitId=unit_id)["OrganizationalUnit"]["Name"]
-    except (ResponseParserError, KeyError, TypeError):
+    except (ResponseParserError, KeyError, TypeError, AttributeError):
         raise not_organizations(client, "describe_organizational_unit") from None
     except (BotoCoreError, ClientError) as exc:
         raise describe_error(exc, "describe_organizational_unit", client) from None

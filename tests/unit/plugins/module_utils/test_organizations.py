@@ -360,7 +360,8 @@ class _FixedAnswer(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - the name http.server calls
         self.rfile.read(int(self.headers["Content-Length"]))
-        data = self.server.body.encode()
+        action = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        data = getattr(self.server, "bodies", {}).get(action, getattr(self.server, "body", "")).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(data)))
@@ -411,3 +412,29 @@ def test_host_vars_of_an_account_with_an_odd_arn_default_to_the_aws_partition():
     assert _organizations.host_vars(listed, _organizations.DEFAULT_ROLE_ARN_TEMPLATE)["account_role_arn"] == (
         "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
     )
+
+
+def test_a_describe_organizational_unit_answer_that_is_not_organizations_is_one_line():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FixedAnswer)
+    server.bodies = {
+        "ListAccountsForParent": '{"Accounts": []}',
+        "ListOrganizationalUnitsForParent": '{"OrganizationalUnits": []}',
+        "DescribeOrganizationalUnit": "[]",
+    }
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    client = botocore.session.get_session().create_client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAEXAMPLE000000000",
+        aws_secret_access_key="x",
+    )
+    try:
+        with pytest.raises(KeyguardError) as err:
+            _organizations.walk_units(client, ["ou-ab12-11111111"])
+    finally:
+        server.shutdown()
+
+    assert err.value.code == "NotOrganizations"
+    assert str(err.value).startswith(f"organizations:DescribeOrganizationalUnit: {endpoint} answered with something")
