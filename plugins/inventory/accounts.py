@@ -265,7 +265,7 @@ def cache_suffix(params, options):
     identity = {name: params.get(name) for name in IDENTITY_OPTIONS}
     identity.update({name: os.environ.get(name) for name in IDENTITY_ENV})
     # A URL's user:password@ says how to get through, not who lists or where: keep it out of the cache file's name.
-    identity = {name: safe_url(value) if "URL" in name.upper() and value else value for name, value in identity.items()}
+    identity = {name: safe_url(value) if "url" in name.lower() and value else value for name, value in identity.items()}
     listing = {"units": sorted(set(options["organizational_units"] or [])), "format": CACHE_FORMAT}
     blob = json.dumps([identity, listing], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
