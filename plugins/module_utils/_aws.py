@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import ssl
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     import botocore.credentials
@@ -298,6 +301,11 @@ def url_passwords(params):
     """
     urls = [params.get("endpoint_url")]
     aws_config = params.get("aws_config")
+    if isinstance(aws_config, str):  # not yet checked: given as JSON text, which Ansible turns into a dict later
+        try:
+            aws_config = json.loads(aws_config)
+        except ValueError:
+            aws_config = None
     proxies = aws_config.get("proxies") if isinstance(aws_config, dict) else None
     if isinstance(proxies, dict):
         urls += list(proxies.values())
@@ -313,6 +321,20 @@ def url_passwords(params):
         secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
         found.update(value for value in (secret, unquote(secret)) if value)
     return found
+
+
+class MaskedUrlModule(AnsibleModule):
+    """AnsibleModule with the passwords inside URL options among its no-log values from the start."""
+
+    def _load_params(self):
+        """Load the task's arguments, and make the passwords inside its URL options no-log values at once."""
+        # AnsibleModule checks the arguments while it is built, and a misspelt option or a wrong choice fails right
+        # there, with invocation.module_args: protect_url_passwords() after the build comes too late for that.
+        super()._load_params()
+        given = dict(self.params)
+        for alias in CONNECTION_ARGS["endpoint_url"]["aliases"]:  # aliases are folded in only by the check
+            given.setdefault("endpoint_url", given.get(alias))
+        self.no_log_values.update(url_passwords(given))
 
 
 def protect_url_passwords(module):

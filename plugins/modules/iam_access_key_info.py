@@ -290,7 +290,7 @@ root_access_keys:
 
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
@@ -301,6 +301,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
     HAS_BOTOCORE,
     KeyguardError,
+    MaskedUrlModule,
     connect,
     connection_rules,
     protect_url_passwords,
@@ -363,7 +364,7 @@ def report(sweep, keys):
 
 def main():
     """Run the module: validate, connect, read and filter, report."""
-    module = AnsibleModule(
+    module = MaskedUrlModule(
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         **connection_rules(mutually_exclusive=[["user_name", "all_users"]]),

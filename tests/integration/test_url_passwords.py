@@ -119,3 +119,24 @@ def test_passwords_are_masked_when_the_task_fails(ansible, moto, corporate_proxy
     assert corporate_proxy.forwarded > 0
     assert_never_shown(run, ENDPOINT_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_QUOTED)
     assert f'"endpoint_url": "{moto.url.replace("http://", "http://keyguard:********@")}"' in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        # a wrong choice and a misspelt option: Ansible fails these while it builds the module, before the task runs
+        ("keyguard.aws.iam_access_key_status", {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "status": "inactive"}),
+        ("keyguard.aws.iam_access_key_info", {"all_users": True, "unused_for_dayz": 90}),
+    ],
+)
+def test_passwords_are_masked_when_the_arguments_are_refused(ansible, moto, module, args):
+    endpoint = moto.url.replace("http://", f"http://keyguard:{ENDPOINT_PASSWORD}@")
+    proxy_url = f"http://proxyuser:{PROXY_PASSWORD_QUOTED}@127.0.0.1:9"
+    # the alias, as Ansible has not folded it into endpoint_url yet when it refuses the arguments
+    connection = {name: value for name, value in ansible.connection().items() if name != "endpoint_url"}
+    task = dict(args, **connection, aws_endpoint_url=endpoint, aws_config={"proxies": {"http": proxy_url}})
+    run = ansible.run(task, module=module, verbosity=4)
+    assert run.result["failed"] is True, run.stdout
+    assert "inactive" in run.result["msg"] or "unused_for_dayz" in run.result["msg"]
+    assert_never_shown(run, ENDPOINT_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_QUOTED)
+    assert f'"aws_endpoint_url": "{moto.url.replace("http://", "http://keyguard:********@")}"' in run.stdout
