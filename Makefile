@@ -10,12 +10,13 @@ BIN       := $(VENV)/bin
 VENV_OLDEST := .venv-oldest
 VENV_NEWEST := .venv-newest
 VENV_BENCH := .venv-bench
+VENV_IMPORTER := .venv-importer
 LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
 .PHONY: setup demo demo-cis demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
-.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest
+.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest importer
 
 # A venv with exactly the pinned tools; rebuilt when the pins change.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -34,6 +35,12 @@ $(VENV_NEWEST)/.installed: requirements-newest.txt
 	rm -rf $(VENV_NEWEST)
 	$(PYTHON313) -m venv $(VENV_NEWEST)
 	$(VENV_NEWEST)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-newest.txt
+	touch $@
+
+$(VENV_IMPORTER)/.installed: requirements-importer.txt
+	rm -rf $(VENV_IMPORTER)
+	$(PYTHON) -m venv $(VENV_IMPORTER)
+	$(VENV_IMPORTER)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-importer.txt
 	touch $@
 
 $(VENV_BENCH)/.installed: benchmarks/requirements.txt benchmarks/constraints.txt
@@ -60,7 +67,7 @@ demo-server: setup
 	$(BIN)/python tools/demo.py serve
 
 # Everything CI checks, in the order that fails fastest.
-test: lint changelog ansible-lint docs sanity matrix pytest
+test: lint changelog ansible-lint docs sanity importer matrix pytest
 
 lint: setup
 	$(BIN)/ruff check .
@@ -98,6 +105,11 @@ matrix-oldest: setup $(VENV_OLDEST)/.installed
 matrix-newest: setup $(VENV_NEWEST)/.installed
 	KEYGUARD_TEST_VENV=$(VENV_NEWEST) $(BIN)/python -m pytest -n 2 -m matrix tests/integration
 
+# Build the tarball and run galaxy-importer on it, as Galaxy and Automation Hub do on upload (ansible-test off: see
+# `sanity`); any warning fails. The placeholder `repository` goes into CI's copy of galaxy.yml only.
+importer: $(VENV_IMPORTER)/.installed ## build the tarball and run galaxy-importer on it, as Galaxy and Automation Hub do
+	.ci/galaxy_importer.sh $(VENV_IMPORTER)
+
 # Lint the plugin docs, then render the HTML docs offline into docs/preview/build/html.
 docs: setup
 	$(TOOLS_ENV) antsibull-docs lint-collection-docs --plugin-docs .
@@ -130,7 +142,7 @@ format: setup
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) $(VENV_BENCH) $(VENV_IMPORTER) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
 
 # --- Event-Driven Ansible (issue 12): ansible-rulebook in a pinned venv of its own; it needs Java 17 (bindep.txt).
 VENV_EDA := .venv-eda
