@@ -26,6 +26,9 @@ from ansible_collections.keyguard.aws.plugins.inventory import accounts  # noqa:
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import CONNECTION_ARGS  # noqa: E402
 from ansible_collections.keyguard.aws.plugins.module_utils._organizations import DEFAULT_ROLE_ARN_TEMPLATE  # noqa: E402
 
+# Every test here also runs on the oldest end of the support matrix (`make matrix-oldest`).
+pytestmark = pytest.mark.organization
+
 SWEEP = REPO / "playbooks" / "org_cis_sweep.yml"
 BASE = {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}
 ORG_ACTIONS = {"ListAccounts", "ListAccountsForParent", "ListOrganizationalUnitsForParent", "ListRoots"}
