@@ -121,7 +121,7 @@ changelog: setup
 	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 ansible-lint: setup
-	$(TOOLS_ENV) ansible-lint --nocolor playbooks/
+	$(TOOLS_ENV) ansible-lint --nocolor playbooks/ extensions/eda/rulebooks/ docs/execution-environment/ docs/decision-environment/
 
 # keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
 bench: $(VENV_BENCH)/.installed $(LINK)
