@@ -21,7 +21,7 @@ from pathlib import Path
 
 import boto3
 import eda_rulebook
-from moto_org import MotoOrganization
+from moto_org import MotoOrganization, OrganizationsToday
 from moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,7 +136,10 @@ def org_sweep(moto, env):
     )
     print(f"moto at {moto.url}: an organization with {', '.join(accounts)} (closed); each has a fresh key and a")
     print("key unused for 90 days or more. The inventory source:\n" + source.read_text(), flush=True)
-    env = dict(env, AWS_ENDPOINT_URL=moto.url)  # Organizations, STS and IAM all at moto
+    # Organizations, STS and IAM all at moto; Organizations through a proxy that answers as AWS does today,
+    # without the Account.Status that AWS retired on 2026-09-09 and moto still sends.
+    today = OrganizationsToday(moto.url)
+    env = dict(env, AWS_ENDPOINT_URL=moto.url, AWS_ENDPOINT_URL_ORGANIZATIONS=today.url)
     print("$ ansible-inventory -i org.accounts.yml --graph", flush=True)
     subprocess.call([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(source), "--graph"], env=env)
     sweep = ("-i", str(source), "--forks", "3")
@@ -147,6 +150,7 @@ def org_sweep(moto, env):
         if name != "closed-legacy":
             for key, (user, status) in sorted(org.keys(account_id).items(), key=lambda item: item[1]):
                 print(f"  {name:<14} {user:<15} {key}  {status}")
+    today.close()
     return max(rcs)
 
 

@@ -7,9 +7,71 @@ organization demo and the benchmark.
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
 import boto3
 
 ROLE_NAME = "OrganizationAccountAccessRole"
+# Fields AWS no longer sends, by JSON-protocol service (X-Amz-Target prefix) and the answer keys that hold them.
+# Organizations' Account.Status was retired on 2026-09-09 (State replaces it); moto still sends it.
+RETIRED = {"AWSOrganizationsV20161128": {"Account": "Status", "Accounts": "Status"}}
+
+
+def drop_retired(target, payload):
+    """Return a JSON answer of the X-Amz-Target `target` without the fields that AWS has retired."""
+    retired = RETIRED.get(target.partition(".")[0])
+    if not retired or not payload:
+        return payload
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(answer, dict):
+        return payload
+    for key, field in retired.items():
+        value = answer.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                item.pop(field, None)
+    return json.dumps(answer).encode()
+
+
+class OrganizationsToday:
+    """A proxy on 127.0.0.1 in front of moto that answers Organizations as AWS does today (no Account.Status)."""
+
+    def __init__(self, target):
+        """Start serving on a free loopback port, forwarding to `target` (moto's URL)."""
+        upstream = urlsplit(target)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+                connection.request("POST", self.path, body, dict(self.headers))
+                response = connection.getresponse()
+                payload = drop_retired(self.headers.get("X-Amz-Target", ""), response.read())
+                connection.close()
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.getheader("Content-Type", "application/x-amz-json-1.1"))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class MotoOrganization:

@@ -18,18 +18,22 @@ description:
     gets C(ansible_connection=local), since the work runs on the controller with the role in
     C(account_role_arn). Set C(ansible_python_interpreter) to V({{ ansible_playbook_python }}) in the play, as
     C(playbooks/org_cis_sweep.yml) does, so that no interpreter discovery runs for each account.
-  - "Host vars: C(account_id), C(account_name), C(account_email), C(account_status), C(account_arn),
+  - "Host vars: C(account_id), C(account_name), C(account_email), C(account_state), C(account_arn),
     C(account_ou_id) and C(account_ou_path) (V(null) without O(organizational_units)), and C(account_role_arn)
     built from O(role_arn_template). Every value from AWS is marked unsafe, so it is never templated."
+  - "C(account_state) is the account's C(State) (see O(account_states)). C(account_status) is deprecated and will
+    be removed in 1.0.0: it holds the same value as C(account_state), so an expression such as
+    C(account_status == 'ACTIVE') keeps working; use C(account_state)."
   - The credentials must belong to the organization's management account or a delegated administrator for
     AWS Organizations; O(assume_role_arn) or O(profile) can reach it from elsewhere.
   - The source file's name must end with V(accounts.yml) or V(accounts.yaml).
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
 requirements:
-  - botocore
+  - python >= 3.11
+  - botocore >= 1.35.0
 extends_documentation_fragment:
-  - keyguard.aws.connection
+  - keyguard.aws.connection.inventory
   - constructed
   - inventory_cache
 options:
@@ -52,12 +56,32 @@ options:
     type: list
     elements: str
     default: []
-  account_statuses:
+  account_states:
     description:
-      - Only accounts in these states. Suspended (closed) accounts cannot be reached, so they are left out by default.
+      - Only accounts in these states, from the C(State) of Organizations' C(Account) object.
+      - V(SUSPENDED) and V(CLOSED) accounts cannot be reached, so they are left out by default. V(CLOSED) is an
+        account in its 90 days after closure; V(PENDING_ACTIVATION) one that AWS has not activated yet.
+      - Where Organizations sends no C(State) (an older endpoint or a stand-in), the retired C(Status) is read
+        instead; its values V(ACTIVE), V(SUSPENDED) and V(PENDING_CLOSURE) mean the same states.
     type: list
     elements: str
+    choices: [PENDING_ACTIVATION, ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED]
     default: [ACTIVE]
+    version_added: 0.2.0
+  account_statuses:
+    description:
+      - Deprecated, use O(account_states). It filters on the same states, named as by the C(Status) field that AWS
+        retired on 2026-09-09.
+      - V(ACTIVE) and V(PENDING_CLOSURE) select the same states of O(account_states); V(SUSPENDED) selects
+        V(SUSPENDED) and V(CLOSED), since C(Status) called a closed account V(SUSPENDED).
+      - Cannot be combined with O(account_states).
+    type: list
+    elements: str
+    choices: [ACTIVE, SUSPENDED, PENDING_CLOSURE]
+    deprecated:
+      why: AWS retired the Status field of the Organizations Account object on 2026-09-09; State replaces it.
+      version: 1.0.0
+      alternatives: account_states
   include_accounts:
     description: Only these account IDs (12 digits, quoted in YAML).
     type: list
@@ -128,6 +152,7 @@ import hashlib
 import json
 import os
 import re
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
@@ -154,6 +179,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._organizations import
 
 OPTIONS = (
     "organizational_units",
+    "account_states",
     "account_statuses",
     "include_accounts",
     "exclude_accounts",
@@ -164,11 +190,31 @@ OPTIONS = (
 # Who lists and where: part of the cache key, so that another identity or endpoint never gets this one's listing.
 IDENTITY_OPTIONS = ("access_key", "profile", "region", "endpoint_url", "assume_role_arn")
 IDENTITY_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ORGANIZATIONS")
-CACHE_FORMAT = 2  # bumped when the cached listing's shape changes (2: OuIds)
+CACHE_FORMAT = 3  # bumped when the cached listing's shape changes (2: OuIds; 3: {accounts, units})
 # Characters that a host pattern (--limit, hosts:) reads as syntax, not as part of a name.
 PATTERN_CHARACTERS = re.compile(r"[\s,:!&*?\[\]~]|^[@^]")
 
 display = Display()
+
+
+def url_secrets(params):
+    """Return the passwords (and user:password parts) of every URL the listing may go through, to scrub from messages."""
+    urls = [params.get("endpoint_url"), *((params.get("aws_config") or {}).get("proxies") or {}).values()]
+    urls += [
+        os.environ.get(name) for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ORGANIZATIONS", "AWS_ENDPOINT_URL_STS")
+    ]
+    urls += [os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")]
+    secrets = []
+    for url in urls:
+        if not isinstance(url, str) or "@" not in url:
+            continue
+        try:
+            parts = urlsplit(url)
+            secrets += [parts.netloc.rpartition("@")[0], parts.password]
+        except ValueError:  # not a URL that urlsplit can read: scrub whatever precedes its last @
+            secrets.append(url.rpartition("@")[0].rpartition("//")[2])
+    # The longest first, so that user:password goes whole before its password alone.
+    return sorted({s for s in secrets if s}, key=len, reverse=True)
 
 
 def check_rules(params):
@@ -188,17 +234,13 @@ def group_name(path):
     return "ou_" + re.sub(r"[^a-z0-9_]", "_", "_".join(path).lower())
 
 
-def unit_groups(accounts):
-    """Return {OU ID: group name} for every OU on the accounts' paths, each name unique.
+def unit_groups(paths):
+    """Return {OU ID: group name} for every OU listed ({OU ID: path of names}), each name unique.
 
     Different OUs can fold to one name (Prod and prod, a_b and a/b, accented letters): each of those gets its
-    OU ID appended, so that a group never holds the accounts of another OU.
+    OU ID appended, so that a group never holds the accounts of another OU. The names depend on every OU listed,
+    never on which accounts pass the filters, so a group keeps its name whatever the filters select.
     """
-    paths = {}
-    for account in accounts:
-        ids, names = account.get("OuIds") or [], account.get("OuPath") or []
-        for depth in range(1, len(ids) + 1):
-            paths[ids[depth - 1]] = names[:depth]
     owners = {}
     for unit_id, path in paths.items():
         owners.setdefault(group_name(path), []).append(unit_id)
@@ -242,17 +284,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         options = {name: self.get_option(name) for name in OPTIONS}
         params = {name: self.get_option(name) for name in CONNECTION_ARGS}
         try:
+            if options["account_statuses"] is not None and self.get_option_and_origin("account_states")[1] != "default":
+                raise KeyguardError("account_states and account_statuses (deprecated) both set; keep account_states.")
             validate_options(options)
             check_rules(params)
             validate_connection(params)
-            accounts = self._accounts(path, params, options, cache)
-            self._populate(select_accounts(accounts, options), options)
+            listing = self._accounts(path, params, options, cache)
+            self._populate(select_accounts(listing["accounts"], options), unit_groups(listing["units"]), options)
         except KeyguardError as err:
-            message = redact(str(err), [params.get("secret_key"), params.get("session_token")])
+            secrets = [params.get("secret_key"), params.get("session_token"), *url_secrets(params)]
+            message = redact(str(err), secrets)
             raise AnsibleParserError(f"keyguard.aws.accounts: {message}") from None
 
     def _accounts(self, path, params, options, cache):
-        """Return the listed accounts, from the inventory cache when it is on and fresh."""
+        """Return the listing ({accounts, units}), from the inventory cache when it is on and fresh."""
         cache_key = f"{self.get_cache_key(path)}_{cache_suffix(params, options)}"
         use_cache = self.get_option("cache") and cache
         if use_cache:
@@ -260,29 +305,29 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 return self._cache[cache_key]
             except KeyError:
                 pass  # not cached yet, or expired
-        accounts = self._list(params, options)
+        listing = self._list(params, options)
         if self.get_option("cache"):
-            self._cache[cache_key] = accounts
-        return accounts
+            self._cache[cache_key] = listing
+        return listing
 
     def _list(self, params, options):
-        """Return the accounts as AWS lists them: all of them, or those under the given OUs."""
+        """Return {accounts, units}: the accounts as AWS lists them (all, or those under the given OUs), and the OUs."""
         if not HAS_BOTOCORE:
             raise KeyguardError("the botocore Python library is required on the controller; pip install botocore.")
         connection = connect(params, service="organizations")
         try:
             units = options["organizational_units"]
-            accounts = walk_units(connection.client, units) if units else list_accounts(connection.client)
+            accounts, paths = walk_units(connection.client, units) if units else (list_accounts(connection.client), {})
         except KeyguardError as err:
             raise KeyguardError(redact(str(err), connection.secrets), err.code) from None
         # JSON-safe for the cache: the listing's datetimes become text.
-        return [{k: to_native(v) if k == "JoinedTimestamp" else v for k, v in a.items()} for a in accounts]
+        accounts = [{k: to_native(v) if k == "JoinedTimestamp" else v for k, v in a.items()} for a in accounts]
+        return {"accounts": accounts, "units": paths}
 
-    def _populate(self, accounts, options):
+    def _populate(self, accounts, groups, options):
         """Add one host per account, its vars, its OU groups, and the constructed groups and vars."""
         template = options["role_arn_template"] or DEFAULT_ROLE_ARN_TEMPLATE
         strict = self.get_option("strict")
-        groups = unit_groups(accounts)
         names = {}
         for account in accounts:
             # Everything here comes from AWS (an account's name is anyone's choice): never a template.

@@ -43,14 +43,19 @@ def get_access_key_last_used(client, access_key_id):
 
 def list_users(client, path_prefix=None):
     """Return the name of every IAM user in the account (or under path_prefix), one ListUsers call per page."""
+    return list(list_users_created(client, path_prefix))
+
+
+def list_users_created(client, path_prefix=None):
+    """Return {user name: CreateDate} of every IAM user in the account (or under path_prefix), in IAM's order."""
     # 1000 is the largest page IAM serves: ten times fewer calls than its default of 100.
     params = {"MaxItems": 1000, **({"PathPrefix": path_prefix} if path_prefix else {})}
-    names = []
+    users = {}
     while True:
         page = call(client, "ListUsers", **params)
-        names += [user["UserName"] for user in page.get("Users", [])]
+        users.update((user["UserName"], user.get("CreateDate")) for user in page.get("Users", []))
         if not page.get("IsTruncated"):
-            return names
+            return users
         params = dict(params, Marker=page["Marker"])
 
 
@@ -62,6 +67,14 @@ def generate_credential_report(client):
 def get_credential_report(client):
     """Return (the report's CSV content, when IAM generated it)."""
     response = call(client, "GetCredentialReport")
+    if "Content" not in response:
+        # IAM always sends the CSV; without it something in between (a proxy, a wrong endpoint) cut the answer.
+        fields = ", ".join(sorted(name for name in response if name != "ResponseMetadata")) or "none"
+        raise KeyguardError(
+            f"iam:GetCredentialReport answered without Content, the report's CSV (fields: {fields}); check "
+            "endpoint_url and any proxy in between.",
+            "ReportUnreadable",
+        )
     return response["Content"], response.get("GeneratedTime")
 
 
@@ -208,7 +221,7 @@ class KeyLocator:
             if user_name not in self._listings:
                 try:
                     self._listings[user_name] = (
-                        _own_keys(self.client) if user_name is None else _list_user_keys(self.client, user_name)
+                        _own_keys(self.client) if user_name is None else list_user_keys(self.client, user_name)
                     )
                 except KeyguardError as err:
                     self._listings[user_name] = err
@@ -230,7 +243,7 @@ def _own_keys(client):
         return []
 
 
-def _list_user_keys(client, user_name):
+def list_user_keys(client, user_name):
     """Return the keys of an IAM user, saying plainly when the user does not exist."""
     try:
         return list_access_keys(client, user_name)
@@ -245,6 +258,12 @@ def _owner_of(client, access_key_id):
     try:
         owner = get_access_key_last_used(client, access_key_id).get("UserName")
     except KeyguardError as err:
+        if err.code == "NoSuchEntity":
+            raise KeyguardError(
+                f"Access key {access_key_id} does not exist in this account (it is not among the caller's own "
+                f"keys, and IAM knows no owner for it: {str(err).rstrip('.')}). Check the key ID.",
+                err.code,
+            ) from None
         raise KeyguardError(
             f"Access key {access_key_id} was not found among the caller's own keys, and its owner could not be "
             f"found: {str(err).rstrip('.')}. Set user_name to the IAM user that owns it.",

@@ -9,7 +9,7 @@ import os
 import re
 import ssl
 from typing import NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 try:
     import botocore.credentials
@@ -289,6 +289,39 @@ def safe_url(url):
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def url_passwords(params):
+    """Return the passwords inside the task's URL options (endpoint_url, aws_config.proxies), as given and decoded.
+
+    A URL with a user name but no password counts the user name instead: a proxy token often sits there.
+    """
+    urls = [params.get("endpoint_url")]
+    aws_config = params.get("aws_config")
+    proxies = aws_config.get("proxies") if isinstance(aws_config, dict) else None
+    if isinstance(proxies, dict):
+        urls += list(proxies.values())
+    found = set()
+    for url in urls:
+        if not isinstance(url, str) or "@" not in url:
+            continue
+        # The authority ends at the first / ? or #; its user information at its last @ (a password may hold @).
+        authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
+        if "@" not in authority:
+            continue
+        userinfo = authority.rsplit("@", 1)[0]
+        secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+        found.update(value for value in (secret, unquote(secret)) if value)
+    return found
+
+
+def protect_url_passwords(module):
+    """Add the passwords inside URL options to the module's no-log values, so Ansible masks them everywhere.
+
+    Ansible masks no_log options, but endpoint_url and aws_config are not secret as a whole, so a proxy's or an
+    endpoint's user:password@ would otherwise show in invocation.module_args, at -vvvv and in registered results.
+    """
+    module.no_log_values.update(url_passwords(module.params))
 
 
 def _one_line(exc, limit=1000):

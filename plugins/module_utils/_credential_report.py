@@ -68,6 +68,16 @@ def _parse(content):
     return slots
 
 
+def report_users(content):
+    """Return {user name: creation time} of every IAM user the report has a row for, the root user left out."""
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    return {
+        row["user"]: _moment(row.get("user_creation_time"))
+        for row in csv.DictReader(io.StringIO(text))
+        if row.get("user") not in (None, ROOT_USER)
+    }
+
+
 def _moment(value):
     """Return an ISO 8601 report value as an aware datetime, or None for N/A and the like."""
     if value is None or value.strip() in NO_VALUE:

@@ -19,19 +19,27 @@ description:
     still selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or
     O(unused_for_days) needs it."
   - "With O(all_users), the module reads the IAM credential report by default (O(source=auto)): one CSV that holds
-    every user's key slots with their status, creation and last use. It applies O(older_than_days) and
-    O(unused_for_days) to the report, then calls C(ListAccessKeys) for the users with a key left, whatever the
-    report says of its status. When a key created after the report could pass those filters (no age filter, or one
-    shorter than the report's age), it also pages C(ListUsers) and lists every user's keys. It calls
-    C(GetAccessKeyLastUsed) only for a key the report cannot place (created after the report, or in the same second
-    as its user's other key). With O(source=api), or when the report cannot be had, it pages C(ListUsers) (1000
-    users a page), lists every user's keys, and looks up last use per key."
+    every user's key slots with their status, creation and last use. It pages C(ListUsers) (1000 users a page,
+    under O(path_prefix)) to decide who is in scope now. It applies O(older_than_days) and O(unused_for_days) to the
+    report, then calls C(ListAccessKeys) for the users with a key left (whatever the report says of its status), and
+    for the users the report does not know by their name (created or renamed since). When a key created after the
+    report could pass those filters (no age filter, or one shorter than the report's age), it lists every user's
+    keys. It calls C(GetAccessKeyLastUsed) once for each key the report would select as unused for
+    O(unused_for_days) (a candidate), and for each key the report cannot place (created after the report, or in the
+    same second as its user's other key); never once per user. With O(source=api), or when the report cannot be
+    had, it pages C(ListUsers), lists every user's keys, and calls C(GetAccessKeyLastUsed) once per key still
+    selected after the O(status) and O(older_than_days) filters, when O(include_last_used) or O(unused_for_days)
+    needs it."
   - "Per-user and per-key calls run on up to O(concurrency) threads that share one client; the result is the
     same, in the same order, whatever the concurrency."
-  - "A user or key deleted while the sweep runs is left out and listed in RV(skipped) with the reason; it never
-    fails the task."
+  - "A user or key deleted while the sweep runs is left out and listed in RV(skipped_keys) with the reason; it never
+    fails the task. So is, on the report path, a user the report placed in scope who was moved out of
+    O(path_prefix), renamed or deleted since."
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
+requirements:
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   user_name:
     description:
@@ -46,7 +54,7 @@ options:
   path_prefix:
     description:
       - With O(all_users), only users whose path starts with this, for example V(/service/). C(ListUsers) gets it
-        as C(PathPrefix); on the credential report it filters the users' ARNs.
+        as C(PathPrefix), on the credential report path too (the users' paths now decide, not the report's ARNs).
       - A path starts and ends with V(/) and holds printable ASCII, at most 512 characters.
       - Useful when the caller's permissions end at C(user/service/*).
     type: str
@@ -58,7 +66,7 @@ options:
       - V(api) lists every user and key through the API.
       - V(auto) reads the report, and falls back to the API, with one warning naming the reason (a missing
         permission, a report that is not ready in time or cannot be parsed), when the report cannot be had.
-      - Only with O(all_users).
+      - Only with O(all_users); V(api) and V(credential_report) without it fail before any call.
     type: str
     choices: [auto, credential_report, api]
     default: auto
@@ -82,11 +90,18 @@ options:
     description:
       - Only keys not used for more than this many days, from V(0) to V(36500) (100 years). A key never used counts
         from its creation.
-      - Needs C(GetAccessKeyLastUsed) for each key, whatever O(include_last_used) says.
+      - Decided on IAM's fresh answer, whatever O(include_last_used) says. For one user, the caller, or
+        O(source=api), one C(GetAccessKeyLastUsed) per key still selected after the O(status) and
+        O(older_than_days) filters. On the credential report, one per key the report would select (its last use there
+        is up to 4 hours old) and per key the report cannot place; a key the report saw used within the period needs
+        no call, since last use only moves forward.
     type: int
   include_last_used:
     description:
-      - Ask IAM when each key was last used, and by which service and region (one C(GetAccessKeyLastUsed) per key).
+      - Report when each key was last used, and by which service and region. For one user, the caller, or
+        O(source=api), one C(GetAccessKeyLastUsed) per selected key. On the credential report, the report's last use
+        (up to 4 hours old) for the keys it places, and one C(GetAccessKeyLastUsed) per key it cannot place and per
+        O(unused_for_days) candidate.
       - When V(false) and O(unused_for_days) is unset, the RV(access_keys[].last_used_date) and related fields are null.
     type: bool
     default: true
@@ -103,18 +118,22 @@ attributes:
     support: full
     description: Never changes anything.
 notes:
-  - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport) and C(iam:GetCredentialReport) for
-    O(all_users) with the report, and C(iam:ListUsers) there too unless an age filter rules out keys made since
-    the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for O(all_users) with the API, and
-    C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
+  - "Permissions: C(iam:ListAccessKeys); C(iam:GenerateCredentialReport), C(iam:GetCredentialReport) and
+    C(iam:ListUsers) for O(all_users) with the report, and C(iam:GetAccessKeyLastUsed) there too with
+    O(unused_for_days) or for keys made since the report; C(iam:ListUsers) and C(iam:GetAccessKeyLastUsed) for
+    O(all_users) with the API, and C(iam:GetAccessKeyLastUsed) for last use of one user's keys."
   - IAM records a key's last use with a delay of up to a few hours, and only from April 22, 2015 onwards.
   - IAM builds a new credential report at most every 4 hours and serves the last one until then, so its status
     and last use can be up to 4 hours old (RV(credential_report_generated) says when it was made). The module
     guarantees on the report that every key that passes the filters now is reported. Status and creation come from a
     fresh C(ListAccessKeys); a key deactivated or reactivated since the report is judged by its status now; a key
-    created since (by a new user or an old one) is listed whenever the filters could select it. Last use comes
-    from the report where the key is in it; since last use only moves forward, a key used after the report can be
-    reported as unused for longer than it is (never the other way round). Use O(source=api) to read last use live.
+    created since (by a new user or an old one) is listed whenever the filters could select it. The scope is the
+    current C(ListUsers); a user moved into O(path_prefix) since is swept, one moved out is not, and one renamed is
+    swept under its new name.
+  - The report is trusted to say which keys to look at, never for the final word on last use. Every key it would
+    select as unused for O(unused_for_days) is confirmed with a fresh C(GetAccessKeyLastUsed), and the fresh answer
+    decides, so a key used after the report is never reported as unused. Without O(unused_for_days), the last use
+    shown for a key the report places is the report's, up to 4 hours old; use O(source=api) to read it live.
   - C(ListUsers) never returns the account's root user, so the root user's keys, which CIS says must not exist,
     are reported only from the credential report, in RV(root_access_keys). IAM does not tell their IDs, so they
     cannot be passed to M(keyguard.aws.iam_access_key_status); delete them as the root user.
@@ -199,15 +218,19 @@ access_keys:
       description: Whole days since the key was last used, or since it was created if never used; null if not asked for.
       type: int
       sample: 57
-skipped:
+skipped_keys:
   description:
     - Users and keys deleted while the sweep ran, each with the reason. Such churn never fails the task.
+    - On the credential report path, also each user the report placed in scope who has since been moved out of
+      O(path_prefix) (not swept), renamed or moved (swept under the new name, which the reason gives) or deleted.
+    - Named C(skipped) in earlier releases; renamed because Ansible reserves C(skipped) (a task that returned it
+      showed as skipped).
   returned: always
   type: list
   elements: dict
   contains:
     user_name:
-      description: The user.
+      description: The user, by the name it had (the report's name, for a user renamed since).
       type: str
       sample: departed-contractor
     access_key_id:
@@ -263,7 +286,7 @@ root_access_keys:
       sample: us-east-1
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -271,13 +294,6 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
     USER_NAME_PATTERN,
     USER_NAME_RULE,
-    get_access_key_last_used,
-    key_age,
-    list_access_keys,
-    list_users,
-    read_credential_report,
-    select_keys,
-    with_last_use,
 )
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
@@ -285,24 +301,17 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect,
     connection_rules,
+    protect_url_passwords,
     redact,
     validate_connection,
 )
-from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
-    ROOT_USER,
-    gone_since_report,
-    in_path,
-    match_slots,
-    parse_report,
-    root_key,
-    slot_as_key,
-    with_report_use,
-)
-from ansible_collections.keyguard.aws.plugins.module_utils._pool import (
-    DEFAULT_CONCURRENCY,
-    Stop,
-    run_ordered,
-    validate_concurrency,
+from ansible_collections.keyguard.aws.plugins.module_utils._pool import DEFAULT_CONCURRENCY, validate_concurrency
+from ansible_collections.keyguard.aws.plugins.module_utils._sweep import (
+    MAX_DAYS,
+    PATH_PREFIX_RULE,
+    Sweep,
+    find_keys,
+    valid_path,
 )
 
 SOURCES = ("auto", "credential_report", "api")
@@ -318,19 +327,6 @@ ARGUMENT_SPEC = dict(
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     **CONNECTION_ARGS,
 )
-# IAM's own rule for PathPrefix: "/", or printable ASCII between two slashes, at most 512 characters.
-PATH_PREFIX_RULE = "a path that starts and ends with / (for example /service/), printable ASCII, at most 512 characters"
-# The report could not be had, but the API can still answer: auto falls back, with a warning.
-REPORT_UNAVAILABLE_CODES = (
-    "LimitExceeded",
-    "ReportTimeout",
-    "ReportInProgress",
-    "ReportNotPresent",
-    "ReportExpired",
-    "ReportUnreadable",
-)
-# IAM started in 2010, so 100 years selects as much as any larger count; much larger ones overflow datetime.
-MAX_DAYS = 36500
 
 
 def validate(params):
@@ -346,190 +342,18 @@ def validate(params):
             raise KeyguardError("path_prefix works with all_users: true only; set all_users, or drop path_prefix.")
         if not (valid_path(prefix)):
             raise KeyguardError(f"path_prefix must be {PATH_PREFIX_RULE}; got {prefix!r}.")
-    if params["source"] == "credential_report" and not params["all_users"]:
-        raise KeyguardError("source: credential_report works with all_users: true only; set all_users, or drop source.")
+    if params["source"] != "auto" and not params["all_users"]:
+        # auto is the default, so it cannot tell whether the task set it; api and credential_report were chosen.
+        raise KeyguardError(
+            f"source: {params['source']} works with all_users: true only; set all_users, or drop source."
+        )
     validate_concurrency(params["concurrency"])
     validate_connection(params)
 
 
-def valid_path(prefix):
-    """Return whether prefix is a path IAM accepts as PathPrefix."""
-    printable = all("\u0021" <= ch <= "\u007f" for ch in prefix)
-    return printable and len(prefix) <= 512 and prefix.startswith("/") and prefix.endswith("/")
-
-
-class Sweep:
-    """What one run found besides the keys: the report it used, and what vanished while it ran."""
-
-    def __init__(self, client, params):
-        self.client = client
-        self.params = params
-        self.stop = Stop()  # one endpoint-level failure ends every later batch of calls
-        self.skipped = []  # users and keys deleted while the sweep ran
-        self.warnings = []
-        self.source = "api"
-        self.report_generated = None
-        self.generated = None  # no key the report misses is older than this datetime
-        self.root_access_keys = None
-
-    def each(self, work, items):
-        """Return work(item) for each item, in order, on the task's workers; None for what vanished meanwhile."""
-        values = []
-        for item, outcome in zip(items, run_ordered(work, items, self.params["concurrency"], self.stop)):
-            error = outcome.error or outcome.not_attempted
-            if error is None:
-                values.append(outcome.value)
-            elif error.code == "NoSuchEntity":
-                self.skipped.append(vanished(item, error))
-                values.append(None)
-            else:
-                raise error
-        return values
-
-    def read_report(self):
-        """Return the report's slots, or None when the API path is to be used (by choice or as a fallback)."""
-        if not self.params["all_users"] or self.params["source"] == "api":
-            return None
-        try:
-            content, generated = read_credential_report(self.client)
-            slots = parse_report(content)
-        except KeyguardError as err:
-            if self.params["source"] == "credential_report" or not report_unavailable(err):
-                raise
-            self.warnings.append(f"Listed the keys through the IAM API instead of the credential report: {err}")
-            return None
-        self.source = "credential_report"
-        # The report holds nothing newer than its making, so its latest date bounds that too (moto's GeneratedTime
-        # is a fixed 2015 date); the later of the two bounds how young a key missing from it must be.
-        latest = [moment for slot in slots for moment in (slot.created, slot.last_used_date) if moment]
-        self.generated = max([moment for moment in (generated, *latest) if moment], default=None)
-        self.report_generated = generated.astimezone(timezone.utc).isoformat() if generated else None
-        if (self.params["path_prefix"] or "/") == "/":
-            self.root_access_keys = [root_key(slot) for slot in slots if slot.user_name == ROOT_USER]
-        return [slot for slot in slots if in_path(slot, self.params["path_prefix"])]
-
-    def list_keys(self, users):
-        """Return the keys of these users, each listed once; users deleted meanwhile are skipped."""
-        listed = self.each(lambda user_name: list_access_keys(self.client, user_name), users)
-        return [key for keys in listed if keys for key in keys]
-
-    def last_use(self, keys, now, slots=None):
-        """Return the keys with their last use: from the report's slot where it is known for sure, else from IAM."""
-        known = {}
-        if slots is not None:
-            keys_by_user, slots_by_user = {}, {}
-            for key in keys:
-                keys_by_user.setdefault(key["user_name"], []).append(key)
-            for slot in slots:
-                slots_by_user.setdefault(slot.user_name, []).append(slot)
-            for user_name, mine in keys_by_user.items():
-                known.update(match_slots(mine, slots_by_user.get(user_name, [])))
-        ask = [key for key in keys if key["access_key_id"] not in known]
-        answers = dict(zip((key["access_key_id"] for key in ask), self.each(self._last_used, ask)))
-        found = []
-        for key in keys:
-            if key["access_key_id"] in known:
-                found.append(with_report_use(key, known[key["access_key_id"]], now))
-            elif answers[key["access_key_id"]] is not None:
-                found.append(with_last_use(key, answers[key["access_key_id"]], now))
-        return found
-
-    def _last_used(self, key):
-        """Return GetAccessKeyLastUsed's answer for one key."""
-        return get_access_key_last_used(self.client, key["access_key_id"])
-
-
-def vanished(item, error):
-    """Return the skipped entry for a user (a name) or a key (a dict) that IAM no longer knows."""
-    if isinstance(item, dict):
-        return dict(
-            user_name=item["user_name"],
-            access_key_id=item["access_key_id"],
-            reason=f"the key was deleted while the sweep ran ({error})",
-        )
-    return dict(user_name=item, access_key_id=None, reason=f"the user was deleted while the sweep ran ({error})")
-
-
-def report_unavailable(err):
-    """Return whether a credential report failure leaves the API path open (source auto then falls back)."""
-    return err.code is not None and (err.code.startswith("AccessDenied") or err.code in REPORT_UNAVAILABLE_CODES)
-
-
-def new_keys_may_pass(params, generated, now):
-    """Return whether a key created after the report could pass the age and last-use filters.
-
-    Such a key is at most now - generated old, and unused for no longer than it exists; a filter on more whole days
-    than that can never select it.
-    """
-    if generated is None:
-        return True
-    # An hour's margin: IAM does not say how long before GeneratedTime it began reading the users.
-    window = now - generated + timedelta(hours=1)
-    return all(
-        days is None or timedelta(days=days) <= window
-        for days in (params["older_than_days"], params["unused_for_days"])
-    )
-
-
-def read_keys(sweep, params, now):
-    """Return the keys in scope, and the report's slots when the report chose them: None on the API path."""
-    if params["all_users"]:
-        slots = sweep.read_report()
-        if slots is None:
-            return sweep.list_keys(list_users(sweep.client, params["path_prefix"])), None
-        # Candidates pass the age and last-use filters in the report whatever its status says: a key may have been
-        # (re)activated or deactivated since, so the fresh listing's status decides. Keys the report cannot show
-        # (created since) are younger than the report; only when such a key could pass the filters is every user
-        # listed (ListUsers, then each user's keys).
-        loose = select_keys(
-            [slot_as_key(slot) for slot in slots],
-            now,
-            older_than_days=params["older_than_days"],
-            unused_for_days=params["unused_for_days"],
-        )
-        users = {key["user_name"] for key in loose}
-        if new_keys_may_pass(params, sweep.generated, now):
-            users.update(list_users(sweep.client, params["path_prefix"]))
-        keys = sweep.list_keys(sorted(users))
-        users_gone = {entry["user_name"] for entry in sweep.skipped}
-        for slot in gone_since_report(select_keys(loose, now, status=params["status"]), keys, users_gone):
-            sweep.skipped.append(
-                dict(
-                    user_name=slot["user_name"],
-                    access_key_id=None,
-                    reason=f"the key created {slot['create_date']} (slot {slot['slot']} of the credential report) "
-                    "was deleted after the report was generated",
-                )
-            )
-        return keys, slots
-    if params["user_name"]:
-        return list_access_keys(sweep.client, params["user_name"]), None
-    try:
-        return list_access_keys(sweep.client), None
-    except KeyguardError as err:
-        if err.code in ("ValidationError", "NoSuchEntity"):
-            raise KeyguardError(
-                "These credentials are not an IAM user's, so they have no keys of their own to list. "
-                "Set user_name, or all_users: true.",
-                err.code,
-            ) from None
-        raise
-
-
-def find_keys(sweep, params, now):
-    """Read the keys in scope, add last use where needed, and return the selected ones, sorted."""
-    keys, slots = read_keys(sweep, params, now)
-    keys = [key_age(key, now) for key in keys]
-    keys = select_keys(keys, now, status=params["status"], older_than_days=params["older_than_days"])
-    if params["include_last_used"] or params["unused_for_days"] is not None:
-        keys = sweep.last_use(keys, now, slots)
-        keys = select_keys(keys, now, unused_for_days=params["unused_for_days"])
-    return sorted(keys, key=lambda key: (key["user_name"] or "", key["create_date"] or "", key["access_key_id"]))
-
-
 def report(sweep, keys):
     """Return the module's result: the keys, what was skipped, and where the data came from."""
-    result = dict(changed=False, access_keys=keys, skipped=sweep.skipped, source=sweep.source)
+    result = dict(changed=False, access_keys=keys, skipped_keys=sweep.skipped_keys, source=sweep.source)
     if sweep.source == "credential_report":
         result.update(credential_report_generated=sweep.report_generated, root_access_keys=sweep.root_access_keys)
     return result
@@ -542,6 +366,7 @@ def main():
         supports_check_mode=True,
         **connection_rules(mutually_exclusive=[["user_name", "all_users"]]),
     )
+    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         validate(module.params)

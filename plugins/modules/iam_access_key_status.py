@@ -32,7 +32,10 @@ description:
     O(profile) that assumes a role (C(role_arn) with C(source_profile), or C(credential_source = Environment)), the
     static key at the root of that chain counts as signing too, since the profile cannot assume its role without it.
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
+requirements:
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   access_key_id:
     description:
@@ -249,6 +252,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect,
     connection_rules,
+    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -460,6 +464,7 @@ def main():
         required_one_of=[["access_key_id", "access_keys"]],
         **connection_rules(mutually_exclusive=[["access_key_id", "access_keys"], ["user_name", "access_keys"]]),
     )
+    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         wanted = requested_keys(module.params)

@@ -1,5 +1,8 @@
 """An HTTP proxy on 127.0.0.1 in front of moto that answers the first N requests of one action with an error.
 
+It also answers as AWS does today where moto lags behind: it takes the fields AWS has retired (moto_org.RETIRED)
+out of moto's JSON answers, so that the code under test never sees them.
+
 A fault may be limited to requests with given parameters (for example one RoleArn of sts:AssumeRole). The proxy
 forwards one request at a time and logs each in the order moto applied it, with moto's answer, so tests of
 concurrent runs know which write came last, and tests of secrets know what the server handed out.
@@ -8,10 +11,13 @@ concurrent runs know which write came last, and tests of secrets know what the s
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+from moto_org import drop_retired  # the fields AWS has retired, taken out of moto's answers
 
 ERROR_BODY = (
     '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
@@ -30,6 +36,7 @@ class FaultProxy:
         self.injected = 0
         self.applied = []  # (action, params) of each forwarded request, in the order moto answered them
         self.replies = []  # (action, body) of moto's answer to each forwarded request, in the same order
+        self.rewrites = {}  # action: function(moto's answer as text) -> the answer to give instead
         self.lock = threading.Lock()
         self.upstream_lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -46,6 +53,11 @@ class FaultProxy:
         """
         with self.lock:
             self.faults[action] = [times, status, code, message, match or {}]
+
+    def rewrite(self, action, function):
+        """Give function(moto's answer) instead of moto's answer to every later request of `action`."""
+        with self.lock:
+            self.rewrites[action] = function
 
     def _take_fault(self, action, params):
         """Return (status, code, message) if this request must fail, else None."""
@@ -71,8 +83,12 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-                action = params.pop("Action", "")
+                target = self.headers.get("X-Amz-Target", "")
+                if target:  # JSON protocol (Organizations): the action is in the header, the parameters JSON
+                    action, params = target.rpartition(".")[2], json.loads(body or b"{}")
+                else:
+                    params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+                    action = params.pop("Action", "")
                 fault = proxy._take_fault(action, params)
                 if fault:
                     status, code, message = fault
@@ -85,10 +101,13 @@ class FaultProxy:
                     upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
                     upstream.request("POST", self.path, body, dict(self.headers))
                     response = upstream.getresponse()
-                    payload = response.read()
+                    payload = drop_retired(target, response.read())
                     upstream.close()
                     proxy.applied.append((action, params))
                     proxy.replies.append((action, payload.decode("utf-8", "replace")))
+                    rewrite = proxy.rewrites.get(action)
+                    if rewrite is not None and response.status == 200:
+                        payload = rewrite(payload.decode("utf-8")).encode("utf-8")
                 self._answer(response.status, payload, response.getheader("Content-Type", "text/xml"))
 
             def _answer(self, status, payload, content_type):

@@ -111,6 +111,8 @@ def allow_only(*actions):
         (INFO, dict(all_users=True, path_prefix="service"), ["path_prefix must be a path that starts and ends"]),
         (INFO, dict(all_users=True, path_prefix="/a b/"), ["path_prefix must be"]),
         (INFO, dict(user_name="bob", path_prefix="/service/"), ["path_prefix works with all_users: true only"]),
+        (INFO, dict(user_name="bob", source="api"), ["source: api works with all_users: true only", "drop source"]),
+        (INFO, dict(source="api"), ["source: api works with all_users: true only; set all_users, or drop source."]),
         (STATUS, dict(access_keys=[], status="Inactive", concurrency=-1), ["concurrency must be between 1 and 32"]),
         (STATUS, dict(access_keys=[], status="Inactive", concurrency="many"), ["concurrency", "int"]),
     ],
@@ -140,11 +142,12 @@ def test_churn_mid_sweep_is_skipped_with_the_reason(ansible, moto, proxy, source
     args = dict(all_users=True, status="Active", unused_for_days=45, source=source, concurrency=8)
     run = ansible.run(dict(args, **through(ansible, proxy)), module=INFO)
     assert run.result.get("failed") is not True, run.stdout
-    skipped = run.result["skipped"]
+    skipped = run.result["skipped_keys"]
     assert [(entry["user_name"], entry["access_key_id"]) for entry in skipped][0] == ("u02", None)
     assert "the user was deleted while the sweep ran" in skipped[0]["reason"]
     assert "NoSuchEntity" in skipped[0]["reason"] or "does not exist" in skipped[0]["reason"]
     found = [key["user_name"] for key in run.result["access_keys"]]
+    assert found == ["u00", "u01", "u05"]
     if source == "api":
         # u03's key went before its listing: the API path never knew of it, so there is nothing to account for.
         assert [(entry["user_name"], entry["access_key_id"]) for entry in skipped] == [
@@ -152,12 +155,16 @@ def test_churn_mid_sweep_is_skipped_with_the_reason(ansible, moto, proxy, source
             ("u04", vanishing_key),
         ]
         assert "the key was deleted while the sweep ran" in skipped[1]["reason"]
-        assert found == ["u00", "u01", "u05"]
     else:
-        # The report knew u03's key; the listing no longer has it. The report path never asks IAM for last use.
-        assert [(entry["user_name"], entry["access_key_id"]) for entry in skipped] == [("u02", None), ("u03", None)]
+        # The report knew u03's key; the listing no longer has it. u04's key is a candidate whose last use is
+        # confirmed with IAM, which no longer knows it.
+        assert [(entry["user_name"], entry["access_key_id"]) for entry in skipped] == [
+            ("u02", None),
+            ("u03", None),
+            ("u04", vanishing_key),
+        ]
         assert "(slot 1 of the credential report) was deleted after the report was generated" in skipped[1]["reason"]
-        assert found == ["u00", "u01", "u04", "u05"]
+        assert "the key was deleted while the sweep ran" in skipped[2]["reason"]
 
 
 def test_report_sweep_finds_keys_made_or_reactivated_after_the_report(ansible, moto, proxy):

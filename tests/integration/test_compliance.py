@@ -66,19 +66,20 @@ def test_unused_for_45_days(ansible, moto, fleet, source):
     never, stale = run.result["access_keys"]
     assert (never["age_days"], never["last_used_date"], never["days_since_last_use"]) == (50, None, 50)
     assert (stale["age_days"], stale["days_since_last_use"]) == (100, 60)
-    assert run.result["skipped"] == []
+    assert run.result["skipped_keys"] == []
+    # last use of a selected key is IAM's fresh answer on both paths (the report only picks the candidates)
+    assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
     if source == "api":
         assert run.result["source"] == "api"
-        assert (stale["last_used_service"], stale["last_used_region"]) == ("iam", "us-east-1")
         # one ListUsers, one ListAccessKeys per user, one GetAccessKeyLastUsed per *active* key only
         assert run.calls == Counter(ListUsers=1, ListAccessKeys=5, GetAccessKeyLastUsed=4)
     else:
         assert run.result["source"] == "credential_report"
-        assert (stale["last_used_service"], stale["last_used_region"]) == (None, None)
         assert run.result["root_access_keys"] == []  # moto's report has no <root_account> row
-        # the report, then one listing of each user with a slot unused for 45 days, inactive "off" included (it may
-        # have been reactivated since the report); last use comes from the report
-        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
+        # the report, one ListUsers (the scope is who exists now), one listing of each user with a slot unused for
+        # 45 days, inactive "off" included (it may have been reactivated since the report), and the fresh last use
+        # of each active candidate: the report picks them, IAM has the last word (busy and fresh need no call)
+        assert run.calls == REPORT_CALLS + Counter(ListUsers=1, ListAccessKeys=3, GetAccessKeyLastUsed=2)
 
 
 @pytest.mark.parametrize("source", ["api", "credential_report"])
@@ -90,7 +91,7 @@ def test_older_than_90_days_without_last_use(ansible, moto, fleet, source):
     if source == "api":
         assert run.calls == Counter(ListUsers=1, ListAccessKeys=5)
     else:
-        assert run.calls == REPORT_CALLS + Counter(ListAccessKeys=3)
+        assert run.calls == REPORT_CALLS + Counter(ListUsers=1, ListAccessKeys=3)
 
 
 @pytest.mark.matrix
@@ -127,6 +128,17 @@ def test_callers_own_keys_when_not_a_user(ansible, moto):
 def test_info_runs_in_check_mode(ansible, moto, fleet):
     run = ansible.run(dict(user_name="stale", **ansible.connection()), module=INFO, check=True)
     assert ids(run.result["access_keys"]) == [fleet["stale"]["AccessKeyId"]]
+
+
+def test_info_names_a_missing_user_as_the_status_module_does(ansible, moto):
+    run = info(ansible, user_name="nobody")
+    assert_clean_failure(run, "IAM user 'nobody' does not exist.")
+    assert "ListAccessKeys failed" not in run.result["msg"]
+    status = ansible.run(
+        dict(user_name="nobody", access_key_id="AKIAIOSFODNN7EXAMPLE", status="Inactive", **ansible.connection())
+    )
+    assert status.result["msg"] == run.result["msg"]
+    assert run.calls == Counter(ListAccessKeys=1)
 
 
 def test_info_bad_options(ansible, moto):
@@ -224,7 +236,8 @@ def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
     assert report.rc == 0, report.stdout
     assert re.search(rf"never {fleet['never']['AccessKeyId']}: 50 days unused \(last used never", report.stdout)
     assert re.search(rf"stale {fleet['stale']['AccessKeyId']}: 60 days unused", report.stdout)
-    assert "2 of 2 stale keys deactivated" in report.stdout  # predicted
+    assert "2 of 2 stale keys would be deactivated (check mode: nothing changed)" in report.stdout  # predicted
+    assert "UpdateAccessKey" not in report.calls
     assert moto.status("stale", fleet["stale"]["AccessKeyId"]) == "Active"
 
     applied = playbook(ansible, "cis_unused_keys.yml")
@@ -257,23 +270,6 @@ def test_contain_leaked_key(ansible, moto):
     assert run.rc == 0, run.stdout
     assert f"{leaked['AccessKeyId']} of intern: Active -> Inactive" in run.stdout
     assert moto.status("intern", leaked["AccessKeyId"]) == "Inactive"
-
-
-def test_finish_rotation_spares_the_new_key(ansible, moto):
-    old = moto.user_with_key("deploy-bot")
-    new = moto.add_key("deploy-bot")
-    run = playbook(ansible, "finish_rotation.yml", user="deploy-bot", new_key_id=new["AccessKeyId"])
-    assert run.rc == 0, run.stdout
-    assert moto.status("deploy-bot", old["AccessKeyId"]) == "Inactive"
-    assert moto.status("deploy-bot", new["AccessKeyId"]) == "Active"
-
-
-def test_finish_rotation_refuses_an_unknown_new_key(ansible, moto):
-    old = moto.user_with_key("deploy-bot")
-    run = playbook(ansible, "finish_rotation.yml", user="deploy-bot", new_key_id="AKIATYPOINTHEKEYID00")
-    assert run.rc != 0
-    assert "AKIATYPOINTHEKEYID00 is not an active key of deploy-bot; nothing was deactivated" in run.stdout
-    assert moto.status("deploy-bot", old["AccessKeyId"]) == "Active"
 
 
 def test_documented_examples_run(ansible, moto, fleet):

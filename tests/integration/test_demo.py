@@ -29,9 +29,9 @@ def test_demo_cis_sweep_reports_applies_and_reruns():
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys deactivated)"', proc.stdout)
+    summaries = re.findall(r'"msg": "(\d+ of \d+ stale keys [^"]*)"', proc.stdout)
     assert summaries == [
-        "3 of 3 stale keys deactivated",
+        "3 of 3 stale keys would be deactivated (check mode: nothing changed)",
         "3 of 3 stale keys deactivated",
         "0 of 0 stale keys deactivated",
     ]

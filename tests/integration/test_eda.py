@@ -145,7 +145,7 @@ def test_rulebook_contains_exposed_keys_and_survives_what_a_queue_brings(moto, l
         }
         assert failure.startswith("fatal: [localhost]: FAILED!")
         assert f"NOT CONTAINED: access key {gone} in account 123456789012: Access key {gone} " in failure
-        assert "its owner could not be found" in failure
+        assert f"Access key {gone} does not exist in this account" in failure
         assert f"The Access Key with id {gone} cannot be found" in failure
         assert "failed=1" in text.split(RECAP)[-1]
         assert "Traceback" not in text

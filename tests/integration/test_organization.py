@@ -11,11 +11,14 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from fault_proxy import FaultProxy
 from harness import ADMIN_KEY, ADMIN_SECRET, BIN, REPO, assert_clean_failure, clean_environment, unwrapped
 from test_awx_runner import injected, sts_credentials
 
@@ -43,6 +46,7 @@ class Org:
     ids: dict  # account name -> account ID
     stale: dict  # account ID -> IDs of the Active keys unused for 100 days
     units: dict  # OU name -> OU ID
+    today: FaultProxy  # what ansible reaches Organizations through: moto, answering as AWS does today
 
     def keys(self, name):
         """Return {access_key_id: status} of the account's keys, read from its own IAM."""
@@ -54,11 +58,21 @@ class Org:
 
 
 @pytest.fixture
-def org(moto):
+def aws_today(moto, ansible):
+    """Route every run's Organizations calls through a proxy that answers as AWS does today (no Account.Status)."""
+    proxy = FaultProxy(moto.url)
+    ansible.env["AWS_ENDPOINT_URL_ORGANIZATIONS"] = proxy.url
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def org(moto, aws_today):
     """An organization: alpha in Workloads/Prod, beta in Workloads, gamma under the root, delta closed.
 
     Each member has a user with a key unused for 100 days, one with a fresh key and one with an old key already
     Inactive; the management account has a stale key of its own, which the sweep must never touch.
+    Every ansible run reaches Organizations through `aws_today`, so that no run sees the retired Account.Status.
     """
     aws = MotoOrganization(moto.url, ADMIN_KEY, ADMIN_SECRET)
     units = {"Workloads": aws.unit("Workloads")}
@@ -87,7 +101,7 @@ def org(moto):
     moto.days_ago(0)
     aws.close(ids["delta"])
     moto.clear_calls()
-    return Org(moto, aws, ids, stale, units)
+    return Org(moto, aws, ids, stale, units, aws_today)
 
 
 def environment(ansible, moto, **extra):
@@ -181,6 +195,7 @@ def test_inventory_lists_active_accounts_with_their_vars(ansible, moto, org, tmp
         "account_id": alpha,
         "account_name": "alpha",
         "account_email": "alpha@example.com",
+        "account_state": "ACTIVE",
         "account_status": "ACTIVE",
         "account_arn": hostvars[alpha]["account_arn"],
         "account_ou_id": None,
@@ -195,10 +210,23 @@ def test_inventory_lists_active_accounts_with_their_vars(ansible, moto, org, tmp
     assert calls(moto) == Counter({"ListAccounts": 1})  # the listing, and no other call
 
 
+def test_inventory_reads_state_now_that_aws_no_longer_sends_status(ansible, moto, org, tmp_path):
+    done, listing = inventory(ansible, moto, inventory_source(tmp_path))
+
+    assert done.returncode == 0, done.stderr
+    # Before State was read, every account failed the ACTIVE filter on the missing Status: an empty inventory.
+    hostvars = {host: plain(v) for host, v in listing["_meta"]["hostvars"].items()}
+    assert set(hostvars) == {org.ids[name] for name in ("alpha", "beta", "gamma", "master")}
+    assert {(v["account_state"], v["account_status"]) for v in hostvars.values()} == {("ACTIVE", "ACTIVE")}
+    (reply,) = [json.loads(body) for action, body in org.today.replies if action == "ListAccounts"]
+    assert len(reply["Accounts"]) == 5 and all("State" in a and "Status" not in a for a in reply["Accounts"])
+    assert "deprecat" not in done.stderr.lower()
+
+
 def test_inventory_suspended_accounts_on_request_and_filters(ansible, moto, org, tmp_path):
     source = inventory_source(
         tmp_path,
-        account_statuses=["ACTIVE", "SUSPENDED"],
+        account_states=["ACTIVE", "SUSPENDED"],
         exclude_accounts=[org.ids["master"]],
         account_name_pattern="^(alpha|delta|gamma)$",
         hostname="name",
@@ -209,12 +237,33 @@ def test_inventory_suspended_accounts_on_request_and_filters(ansible, moto, org,
     assert done.returncode == 0, done.stderr
     hostvars = {host: plain(v) for host, v in listing["_meta"]["hostvars"].items()}
     assert set(hostvars) == {"alpha", "delta", "gamma"}
-    assert hostvars["delta"]["account_status"] == "SUSPENDED"
+    assert hostvars["delta"]["account_state"] == "SUSPENDED"
     assert hostvars["gamma"]["account_role_arn"] == f"arn:aws:iam::{org.ids['gamma']}:role/audit/Keyguard-gamma"
 
     included = inventory_source(tmp_path, name="two.accounts.yml", include_accounts=[org.ids["beta"], org.ids["gamma"]])
     done, listing = inventory(ansible, moto, included)
     assert set(listing["_meta"]["hostvars"]) == {org.ids["beta"], org.ids["gamma"]}
+
+
+def test_inventory_account_statuses_still_works_with_a_deprecation(ansible, moto, org, tmp_path):
+    source = inventory_source(tmp_path, account_statuses=["SUSPENDED"])
+    done, listing = inventory(ansible, moto, source)
+
+    assert done.returncode == 0, done.stderr
+    assert set(listing["_meta"]["hostvars"]) == {org.ids["delta"]}
+    assert plain(listing["_meta"]["hostvars"][org.ids["delta"]])["account_status"] == "SUSPENDED"
+    warning = " ".join(done.stderr.split())
+    assert "account_statuses option" in warning and "Alternatives: account_states" in warning, warning
+
+    both = inventory_source(tmp_path, name="both.accounts.yml", account_statuses=["ACTIVE"], account_states=["ACTIVE"])
+    env = environment(
+        ansible, moto, ANSIBLE_INVENTORY_ENABLED="keyguard.aws.accounts", ANSIBLE_INVENTORY_UNPARSED_FAILED="1"
+    )
+    done, _listing = inventory(ansible, moto, both, env=env)
+    assert done.returncode != 0
+    assert (
+        "keyguard.aws.accounts: account_states and account_statuses (deprecated) both set; keep account_states."
+    ) in " ".join(done.stderr.split())
 
 
 def test_inventory_walks_units_with_groups_compose_and_keyed_groups(ansible, moto, org, tmp_path):
@@ -365,6 +414,9 @@ def test_sweep_with_forks_changes_exactly_each_accounts_stale_keys(ansible, moto
     assert {host: (s["found"], s["changed"], s["failed"], s["error"]) for host, s in summary.items()} == {
         host: (1, 1, 0, None) for host in members
     }
+    assert {host: s["outcome"] for host, s in summary.items()} == dict.fromkeys(
+        members, "would deactivate 1 of 1 stale keys (check mode: nothing changed)"
+    )
 
     moto.clear_calls()
     rc, stdout = sweep(ansible, moto, source)
@@ -379,7 +431,9 @@ def test_sweep_with_forks_changes_exactly_each_accounts_stale_keys(ansible, moto
         }
         assert after[name] == expected, name
     assert after["master"] == before["master"]  # not in the inventory: its stale key stays Active
-    assert {host: s["changed"] for host, s in printed_summary(stdout).items()} == dict.fromkeys(members, 1)
+    assert {host: (s["changed"], s["outcome"]) for host, s in printed_summary(stdout).items()} == dict.fromkeys(
+        members, (1, "deactivated 1 of 1 stale keys")
+    )
     assumed = Counter(params["RoleArn"] for action, params in requests if action == "AssumeRole")
     # one AssumeRole per task: the search, and the deactivation
     assert assumed == Counter({f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole": 2 for member in members})
@@ -589,6 +643,10 @@ def test_inventory_plugin_documents_every_option_it_reads(tmp_path):
         assert sorted(option.get("aliases", [])) == sorted(spec.get("aliases", [])), name
     assert set(accounts.OPTIONS) | {"plugin", "compose", "keyed_groups", "groups", "strict", "cache"} <= set(documented)
     assert documented["role_arn_template"]["default"] == DEFAULT_ROLE_ARN_TEMPLATE
+    # Only text true of the inventory: nothing about a task, concurrency or the modules' self-lockout guard.
+    for name in CONNECTION_ARGS:
+        text = " ".join(documented[name]["description"])
+        assert not re.search(r"\b(task|concurrency|concurrently|lockout|the module)\b", text, re.I), (name, text)
 
 
 def test_inventory_refuses_two_accounts_with_the_same_host_name(ansible, moto, org, tmp_path):
@@ -788,3 +846,149 @@ def test_inventory_cache_is_per_listing_and_identity(ansible, moto, org, tmp_pat
     assert calls(moto, ORG_ACTIONS) == Counter({"ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3})
     cached = "".join(path.read_text() for path in (tmp_path / "cache").iterdir())
     assert ADMIN_SECRET not in cached and ADMIN_KEY not in "".join(p.name for p in (tmp_path / "cache").iterdir())
+
+
+class ProxyPage:
+    """A local HTTP server that answers every request with one fixed page, as a proxy's login page would."""
+
+    def __init__(self):
+        self.answer = (200, "text/html", b"")
+        self.seen = []
+        page = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                page.seen.append(self.path)
+                status, content_type, body = page.answer
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET = _reply
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+LOGIN_PAGE = b"<html><body><form action='/login'>Corporate proxy: please sign in</form></body></html>"
+
+
+@pytest.mark.parametrize(
+    "answer, status_text",
+    [
+        ((200, "text/html", LOGIN_PAGE), "answered with"),
+        ((200, "application/x-amz-json-1.1", b""), "answered with"),
+        ((200, "application/x-amz-json-1.1", b'{"Users": []}'), "answered with"),
+        ((407, "text/html", LOGIN_PAGE), "answered HTTP 407 with"),
+    ],
+    ids=["login-page", "empty-body", "json-without-accounts", "http-407"],
+)
+@pytest.mark.parametrize("route", ["endpoint_url", "aws_config.proxies"])
+def test_inventory_answered_by_something_else_fails_in_one_line_without_the_password(
+    ansible, moto, tmp_path, answer, status_text, route
+):
+    page = ProxyPage()
+    page.answer = answer
+    try:
+        if route == "endpoint_url":
+            endpoint = f"http://listing-user:endpoint-pw-77@127.0.0.1:{page.port}"
+            options = {"endpoint_url": endpoint}
+        else:  # the request goes to AWS's endpoint through a corporate proxy with credentials in its URL
+            endpoint = "http://organizations.us-east-1.amazonaws.com"
+            proxy = f"http://proxy-user:proxy-pw-88@127.0.0.1:{page.port}"
+            options = {"endpoint_url": endpoint, "aws_config": {"proxies": {"http": proxy}}}
+        cache = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "c")}
+        source = inventory_source(tmp_path, **options, **cache)
+        env = environment(
+            ansible, moto, ANSIBLE_INVENTORY_ENABLED="keyguard.aws.accounts", ANSIBLE_INVENTORY_UNPARSED_FAILED="1"
+        )
+        done, _listing = inventory(ansible, moto, source, "-vvvv", env=env)
+    finally:
+        page.close()
+
+    assert page.seen, "the request never reached the page"
+    assert done.returncode != 0
+    output = " ".join((done.stdout + done.stderr).split())
+    shown = endpoint.replace("listing-user:endpoint-pw-77@", "")
+    assert (
+        f"keyguard.aws.accounts: organizations:ListAccounts: {shown} {status_text} something that is not an "
+        "Organizations response, perhaps a proxy's login page or a wrong endpoint. Check endpoint_url, "
+        "AWS_ENDPOINT_URL_ORGANIZATIONS or AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY."
+    ) in output, output
+    assert "'Accounts'" not in output and "Traceback" not in output
+    cached = "".join(p.read_text() for p in (tmp_path / "c").iterdir()) if (tmp_path / "c").exists() else ""
+    for secret in ("endpoint-pw-77", "proxy-pw-88", "listing-user", "proxy-user"):
+        assert secret not in output and secret not in cached and secret not in source.name
+
+
+def test_inventory_ou_group_names_do_not_depend_on_the_filters(ansible, moto, org, tmp_path):
+    upper, lower, empty = org.aws.unit("Prod"), org.aws.unit("prod"), org.aws.unit("PROD")  # PROD holds no account
+    in_upper, in_lower = org.aws.account("in-upper", upper), org.aws.account("in-lower", lower)
+
+    def group(unit_id):
+        return f"ou_root_prod_{unit_id.replace('-', '_')}"
+
+    filters = [
+        {},
+        {"account_name_pattern": "^in-upper$"},
+        {"include_accounts": [in_lower]},
+        {"exclude_accounts": [in_upper, in_lower]},
+    ]
+    for index, options in enumerate(filters):
+        source = inventory_source(
+            tmp_path, name=f"f{index}.accounts.yml", organizational_units=[org.aws.root_id], **options
+        )
+        done, listing = inventory(ansible, moto, source)
+        assert done.returncode == 0, done.stderr
+        hosts = set(listing["_meta"]["hostvars"])
+        assert hosts_of(listing, group(upper)) == {in_upper} & hosts, options
+        assert hosts_of(listing, group(lower)) == {in_lower} & hosts, options
+        assert "ou_root_prod" not in listing, options  # never the bare name, whichever accounts pass
+        warnings = " ".join(done.stderr.split())
+        assert f"OUs {', '.join(sorted([upper, lower, empty]))} would all be group ou_root_prod" in warnings
+
+
+def test_inventory_with_a_password_in_its_urls_lists_and_never_shows_it(ansible, moto, org, tmp_path):
+    endpoint = org.today.url.replace("http://", "http://listing-user:endpoint-pw-77@")
+    cache = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "c")}
+    source = inventory_source(tmp_path, endpoint_url=endpoint, exclude_accounts=[org.ids["master"]], **cache)
+    env = environment(ansible, moto, HTTPS_PROXY="http://proxy-user:proxy-pw-88@127.0.0.1:9", NO_PROXY="127.0.0.1")
+
+    out = tmp_path / "listing.json"
+    command = [str(BIN / "ansible-inventory"), "-i", str(source), "--list", "-vvvv", "--output", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(out.read_text())
+    assert set(listing["_meta"]["hostvars"]) == {org.ids[name] for name in ("alpha", "beta", "gamma")}
+    assert [action for action, _body in org.today.replies] == ["ListAccounts"]  # through the URL with the password
+    cached = "".join(p.read_text() for p in (tmp_path / "c").iterdir())
+    assert org.ids["alpha"] in cached
+    for secret in ("endpoint-pw-77", "proxy-pw-88"):
+        assert secret not in done.stdout + done.stderr and secret not in cached
+
+
+@pytest.mark.matrix
+def test_inventory_on_each_botocore_of_the_support_matrix_reads_state(ansible, moto, org, tmp_path):
+    # botocore before 1.40.27 does not model State and drops it from its parsed answer, and AWS (here the proxy)
+    # sends no Status: the inventory takes State from the answer's JSON itself, so every end lists the accounts.
+    env = environment(
+        ansible, moto, ANSIBLE_INVENTORY_ENABLED="keyguard.aws.accounts", ANSIBLE_INVENTORY_UNPARSED_FAILED="1"
+    )
+    done, listing = inventory(ansible, moto, inventory_source(tmp_path), env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert set(listing["_meta"]["hostvars"]) == {org.ids[name] for name in ("alpha", "beta", "gamma", "master")}
+    assert {plain(host)["account_state"] for host in listing["_meta"]["hostvars"].values()} == {"ACTIVE"}

@@ -200,13 +200,15 @@ def test_key_that_does_not_exist(ansible, moto):
     assert_clean_failure(run, f"Access key {STRANGER_KEY} does not exist")
 
 
-def test_unknown_owner_suggests_user_name(ansible, moto):
+def test_unknown_key_without_user_name_says_it_does_not_exist(ansible, moto):
+    # Not an owner lookup that failed: IAM knows no such key (issue 16, item 12).
     run = ansible.run(
         dict(
             access_key_id="AKIAUNKNOWNKEY000001", status="Inactive", **ansible.connection(STRANGER_KEY, STRANGER_SECRET)
         )
     )
-    assert_clean_failure(run, "its owner could not be found", "Set user_name")
+    assert_clean_failure(run, "Access key AKIAUNKNOWNKEY000001 does not exist in this account", "Check the key ID.")
+    assert "owner could not be found" not in run.result["msg"]
     assert run.calls == Counter(ListAccessKeys=1, GetAccessKeyLastUsed=1)
 
 

@@ -16,6 +16,7 @@ import time
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 DOCUMENTATION = r"""
 ---
@@ -111,7 +112,9 @@ options:
     type: str
   guardduty_finding_types:
     description:
-      - The GuardDuty finding types whose access key is actionable; a type that ends with C(/) covers every
+      - The GuardDuty finding types whose access key is actionable. A type is matched exactly, so
+        C(UnauthorizedAccess:IAMUser/MaliciousIPCaller) does not take in
+        C(UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom); only an entry that ends with C(/) covers every
         finding of that family, for example C(UnauthorizedAccess:IAMUser/).
       - The default keeps to the types that say the key itself is in someone else's hands (used from a malicious
         or Tor address, from outside AWS after being taken from an instance, by penetration-testing tools, or to
@@ -168,6 +171,7 @@ ENGINE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 ENGINE_MAX_DEPTH = 32
 REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
+URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 QUEUE_URL_REGION = re.compile(r"https://(?:sqs\.([a-z0-9-]+)\.|([a-z0-9-]+)\.queue\.)amazonaws\.com(?:\.cn)?/")
 STRING_ARGS = ("queue_url", "region", "endpoint_url", "access_key", "secret_key", "session_token", "profile")
 INT_ARGS = {"wait_seconds": (20, 1, 20), "max_messages": (10, 1, 10)}  # name: (default, lowest, highest)
@@ -257,7 +261,7 @@ def _check_combinations(settings):
         )
     for name in ("queue_url", "endpoint_url"):
         if settings[name] is not None and not URL.fullmatch(settings[name]):
-            raise ValueError(f"{prefix} {name} must be an http:// or https:// URL, not {settings[name]!r}.")
+            raise ValueError(f"{prefix} {name} must be an http:// or https:// URL, not {safe_text(settings[name])!r}.")
     if settings["region"] is not None and not REGION.fullmatch(settings["region"]):
         raise ValueError(f"{prefix} region must be an AWS region name such as us-east-1, not {settings['region']!r}.")
     if bool(settings["access_key"]) != bool(settings["secret_key"]):
@@ -395,7 +399,7 @@ def _guardduty_keys(envelope, finding_types):
     keyguard = {"source": "aws.guardduty", "reason": finding_type or ""}
     if finding_type is None:
         problems.append("the finding type is not of GuardDuty's form (Family:Resource/Name)")
-    elif not finding_type.startswith(finding_types):
+    elif not finding_type_matches(finding_type, finding_types):
         problems.append(
             f"GuardDuty finding type {finding_type} is not one that says the key is compromised "
             f"(guardduty_finding_types: {', '.join(finding_types)})"
@@ -421,6 +425,15 @@ def _guardduty_keys(envelope, finding_types):
             "UpdateAccessKey"
         )
     return [_finish(envelope, keyguard, problems)]
+
+
+def finding_type_matches(finding_type, finding_types):
+    """Return whether a finding type is one of finding_types: exactly, or in a family given as a type ending in /."""
+    # A prefix match on a full type would let UnauthorizedAccess:IAMUser/MaliciousIPCaller also take in a future
+    # ...MaliciousIPCallerX (or the existing .Custom variant) that the user never chose.
+    return any(
+        finding_type == wanted or (wanted.endswith("/") and finding_type.startswith(wanted)) for wanted in finding_types
+    )
 
 
 def _check_key(keyguard, key_id, problems):
@@ -464,7 +477,20 @@ def _finish(envelope, keyguard, problems):
 
 
 def make_client(settings):
-    """Return a botocore SQS client for the settings, with timeouts that outlast one long poll."""
+    """Return a botocore SQS client for the settings, with timeouts that outlast one long poll; raise ValueError."""
+    try:
+        return _make_client(settings)
+    except ProfileNotFound:
+        raise ValueError(
+            f"keyguard.aws.exposed_key_events: profile {settings['profile']!r} is not in the AWS config or "
+            "credentials files; check its name, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE."
+        ) from None
+    except BotoCoreError as exc:  # a bad setting in the environment or the profile: one line, never a stack
+        raise ValueError(f"keyguard.aws.exposed_key_events: cannot set up the SQS client: {describe(exc)}") from None
+
+
+def _make_client(settings):
+    """Return the SQS client for the settings; botocore's own exceptions pass through."""
     session = botocore.session.Session(profile=settings["profile"])
     if settings["access_key"]:
         session.set_credentials(settings["access_key"], settings["secret_key"], settings["session_token"])
@@ -515,8 +541,14 @@ def describe(exc):
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and isinstance(response.get("Error"), dict):
         error = response["Error"]
-        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
+        return safe_text(f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".rstrip(": "))
+    # botocore names the endpoint in its connection errors, with any user:password@ that endpoint_url holds.
+    return safe_text(f"{type(exc).__name__}: {exc}")
+
+
+def safe_text(text):
+    """Return text with the user:password@ part of every URL in it left out."""
+    return URL_USERINFO.sub(r"\1", str(text))
 
 
 def error_code(exc):
@@ -558,7 +590,7 @@ async def check_queue(client, settings, backoff):
             if code in FATAL_AT_START or code in ("NoCredentialsError", "ProfileNotFound", "NoRegionError"):
                 fix = FATAL_AT_START.get(code, "configure AWS credentials and region for the source")
                 raise ValueError(
-                    f"keyguard.aws.exposed_key_events: cannot read queue {settings['queue_url']}: "
+                    f"keyguard.aws.exposed_key_events: cannot read queue {safe_text(settings['queue_url'])}: "
                     f"{describe(exc)}; {fix}."
                 ) from None
             delay = backoff.next_delay()
@@ -569,7 +601,7 @@ async def check_queue(client, settings, backoff):
     if "RedrivePolicy" not in found:
         logger.warning(
             "Queue %s has no redrive policy: a message that is not JSON comes back forever; give it a dead-letter queue",
-            settings["queue_url"],
+            safe_text(settings["queue_url"]),
         )
     return found
 
@@ -687,7 +719,7 @@ async def main(queue, args):
     client = make_client(settings)
     backoff = Backoff()
     await check_queue(client, settings, backoff)
-    logger.info("Polling %s for exposed access keys", settings["queue_url"])
+    logger.info("Polling %s for exposed access keys", safe_text(settings["queue_url"]))
     handed_over = collections.deque(maxlen=1000)
     try:
         while True:

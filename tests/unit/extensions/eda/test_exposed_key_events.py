@@ -696,3 +696,76 @@ def test_an_engine_that_takes_nothing_is_warned_about_once(monkeypatch, caplog):
     asyncio.run(source.drained(queue))
     assert log == ["qsize 1", "qsize 2", "qsize 3"]
     assert caplog.text.count("The rules engine has taken no event for 0 s") == 1
+
+
+@pytest.mark.parametrize(
+    ("finding_type", "actionable"),
+    [
+        ("UnauthorizedAccess:IAMUser/MaliciousIPCaller", True),
+        ("UnauthorizedAccess:IAMUser/MaliciousIPCallerX", False),
+        ("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom", False),
+        ("UnauthorizedAccess:IAMUser/TorIPCaller", False),
+        ("PenTest:IAMUser/KaliLinux", True),  # PenTest:IAMUser/ ends in /: the whole family
+    ],
+)
+def test_a_finding_type_given_in_full_matches_only_itself_and_a_family_needs_a_slash(finding_type, actionable):
+    settings = source.parse_args(
+        {
+            "queue_url": QUEUE_URL,
+            "guardduty_finding_types": "UnauthorizedAccess:IAMUser/MaliciousIPCaller, PenTest:IAMUser/",
+        }
+    )
+    event = sample("guardduty_malicious_ip_caller")
+    event["detail"]["type"] = finding_type
+    (only,) = keyguard_of(source.events_from_body(json.dumps(event), settings["guardduty_finding_types"]))
+    assert only["actionable"] is actionable, only.get("not_actionable_reason")
+    assert only["reason"] == finding_type
+
+
+def test_an_unknown_profile_is_one_line_of_the_source_not_a_botocore_stack(monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    config = tmp_path / "config"
+    config.write_text("[profile known]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    settings = source.parse_args({"queue_url": QUEUE_URL, "profile": "nobody-has-this"})
+    with pytest.raises(ValueError) as caught:
+        source.make_client(settings)
+    message = str(caught.value)
+    assert message == (
+        "keyguard.aws.exposed_key_events: profile 'nobody-has-this' is not in the AWS config or credentials files; "
+        "check its name, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE."
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__ is True  # no botocore stack chained
+    # And through main(), as ansible-rulebook starts the source: the same one line, before any SQS call.
+    with pytest.raises(ValueError, match="profile 'nobody-has-this' is not in the AWS config"):
+        asyncio.run(source.main(RecordingQueue(), {"queue_url": QUEUE_URL, "profile": "nobody-has-this"}))
+
+
+PROXY_PASSWORD = "pr0xy-pa55"  # noqa: S105 - a test value
+
+
+def test_a_password_in_endpoint_url_never_reaches_a_log_line_or_an_error(caplog, monkeypatch):
+    # A real botocore connection failure names the endpoint, user:password@ included; the source's line must not.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    settings = source.parse_args(
+        {"queue_url": QUEUE_URL, "endpoint_url": f"http://proxyuser:{PROXY_PASSWORD}@127.0.0.1:9/", "wait_seconds": 1}
+    )
+    client = source.make_client(settings)
+    client.meta.config.retries["total_max_attempts"] = 1
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - whatever botocore raises for a refused connection
+        client.get_queue_attributes(QueueUrl=QUEUE_URL, AttributeNames=["RedrivePolicy"])
+    assert PROXY_PASSWORD in str(caught.value)  # botocore's own text does carry it
+    line = source.describe(caught.value)
+    assert PROXY_PASSWORD not in line
+    assert "proxyuser" not in line
+    assert "127.0.0.1:9" in line
+    # A queue URL with user:password@ in the log lines and the start-up error.
+    assert source.safe_text(f"https://u:{PROXY_PASSWORD}@sqs.example/1/q and http://a:b@c@d/") == (
+        "https://sqs.example/1/q and http://d/"
+    )
+    with pytest.raises(ValueError) as bad:
+        source.parse_args({"queue_url": QUEUE_URL, "endpoint_url": f"ftp://u:{PROXY_PASSWORD}@host/"})
+    assert PROXY_PASSWORD not in str(bad.value)
+    assert "endpoint_url must be an http:// or https:// URL, not 'ftp://host/'" in str(bad.value)

@@ -292,3 +292,21 @@ def test_bad_max_attempts_in_the_profile_is_named(clean_env, tmp_path):
     )
     with pytest.raises(KeyguardError, match=r"^max_attempts of profile 'audit' must be a whole number"):
         _aws.connect({"profile": "audit"})
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"endpoint_url": "http://keyguard:s3cret@127.0.0.1:5000"}, {"s3cret"}),
+        ({"endpoint_url": "https://iam.amazonaws.com"}, set()),
+        ({"endpoint_url": "http://127.0.0.1:5000/a@b"}, set()),  # an @ in the path is no user information
+        (
+            {"aws_config": {"proxies": {"https": "http://u:p%40ss%3Aw@proxy:3128", "http": "http://tok3n@proxy:3128"}}},
+            {"p%40ss%3Aw", "p@ss:w", "tok3n"},
+        ),
+        ({"endpoint_url": "http://u:a@b@host/", "aws_config": {"proxies": "not a dict"}}, {"a@b"}),
+        ({"endpoint_url": None, "aws_config": None}, set()),
+    ],
+)
+def test_url_passwords_finds_each_password_as_given_and_decoded(params, expected):
+    assert _aws.url_passwords(params) == expected

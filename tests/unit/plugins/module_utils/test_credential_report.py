@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from ansible_collections.keyguard.aws.plugins.module_utils import _sweep
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import list_users, read_credential_report
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import KeyguardError
 from ansible_collections.keyguard.aws.plugins.module_utils._credential_report import (
@@ -22,6 +23,13 @@ from ansible_collections.keyguard.aws.plugins.module_utils._credential_report im
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_info
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def at(text):
+    """Return an ISO 8601 moment as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
 GENERATED = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)  # IAM serves a report up to 4 hours old
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
@@ -47,11 +55,6 @@ ROWS = [
     "false,2024-03-03T03:03:03+00:00,2024-04-01T00:00:00+00:00,us-west-2,sts,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
 ]
 REPORT = ("\n".join([HEADER, *ROWS]) + "\n").encode()
-
-
-def at(text):
-    """Return an ISO 8601 moment as an aware datetime."""
-    return datetime.fromisoformat(text)
 
 
 def metadata(key_id, user, created, status="Active"):
@@ -256,10 +259,47 @@ def params(**overrides):
     return dict(base, **overrides)
 
 
-def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, monkeypatch):
+# Users' creation times as the report has them: a renamed user keeps its own.
+CREATED = {
+    "alice": at("2025-12-01T00:00:00+00:00"),
+    "bob": at("2024-12-31T00:00:00+00:00"),
+    "carol": at("2026-01-01T00:00:00+00:00"),
+    "dave": at("2024-03-01T00:00:00+00:00"),
+}
+
+
+def user_entry(name, path="/", created=None):
+    """Return one ListUsers entry."""
+    return {
+        "UserName": name,
+        "Path": path,
+        "UserId": "AIDA" + name.upper().ljust(17, "X")[:17],
+        "Arn": f"arn:aws:iam::123456789012:user{path}{name}",
+        "CreateDate": created or CREATED.get(name, NOW),
+    }
+
+
+def expect_users(stubber, names, path_prefix=None, path="/", created=None):
+    """Stub one ListUsers page answering these users (created: {name: CreateDate} where it is not CREATED's)."""
+    expected = {"MaxItems": 1000, **({"PathPrefix": path_prefix} if path_prefix else {})}
+    users = [user_entry(name, path, (created or {}).get(name)) for name in names]
+    stubber.add_response("list_users", {"Users": users, "IsTruncated": False}, expected)
+
+
+def expect_last_used(stubber, key_id, user_name, used=None):
+    """Stub one GetAccessKeyLastUsed answer: used at `used`, or never."""
+    last = {"LastUsedDate": used, "ServiceName": "s3", "Region": "us-east-1"} if used else {"ServiceName": "N/A"}
+    last.setdefault("Region", "N/A")
+    stubber.add_response(
+        "get_access_key_last_used", {"UserName": user_name, "AccessKeyLastUsed": last}, {"AccessKeyId": key_id}
+    )
+
+
+def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam):
     client, stubber = iam
     expect_generate(stubber, "COMPLETE")
     expect_get(stubber)
+    expect_users(stubber, ["alice", "bob", "carol", "dave"])  # the scope comes from ListUsers, now
     # alice's never-used key 2 and bob's key are candidates; alice's key 1 was used yesterday, dave's is inactive.
     # Since the report: alice's key 2 was deactivated, and bob made a second key, used today.
     stubber.add_response(
@@ -288,14 +328,14 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
         {"AccessKeyMetadata": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))]},
         {"UserName": "dave"},
     )
-    stubber.add_response(
-        "get_access_key_last_used",
-        {"UserName": "bob", "AccessKeyLastUsed": {"LastUsedDate": NOW, "ServiceName": "s3", "Region": "us-east-1"}},
-        {"AccessKeyId": "AKIABOB0000000000002"},
-    )
+    # Every candidate's last use is confirmed with IAM (bob's and dave's old keys); bob's new key is one the report
+    # cannot place. alice's key 1, used yesterday in the report, needs no call: last use only moves forward.
+    expect_last_used(stubber, "AKIABOB0000000000001", "bob")
+    expect_last_used(stubber, "AKIABOB0000000000002", "bob", NOW)
+    expect_last_used(stubber, "AKIADAVE000000000001", "dave", at("2024-04-01T00:00:00+00:00"))
     task = params(status="Active", unused_for_days=45)
-    sweep = iam_access_key_info.Sweep(client, task)
-    keys = iam_access_key_info.find_keys(sweep, task, NOW)
+    sweep = _sweep.Sweep(client, task)
+    keys = _sweep.find_keys(sweep, task, NOW)
     assert [(key["access_key_id"], key["days_since_last_use"], key["last_used_date"]) for key in keys] == [
         ("AKIABOB0000000000001", 696, None),
         ("AKIADAVE000000000001", 971, "2024-04-01T00:00:00+00:00"),
@@ -305,7 +345,7 @@ def test_report_sweep_lists_only_candidates_and_lets_the_fresh_listing_win(iam, 
     assert result["source"] == "credential_report"
     assert result["credential_report_generated"] == "2026-11-28T09:00:00+00:00"
     assert result["root_access_keys"] == [root_key(parse_report(REPORT)[0])]
-    assert result["skipped"] == []
+    assert result["skipped_keys"] == []
 
 
 def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_not(iam):
@@ -313,8 +353,8 @@ def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_no
     stubber.add_client_error("generate_credential_report", "AccessDenied", "not allowed", 403, expected_params={})
     stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
     task = params()
-    sweep = iam_access_key_info.Sweep(client, task)
-    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
     (warning,) = sweep.warnings
     assert "iam:GenerateCredentialReport" in warning
     assert iam_access_key_info.report(sweep, [])["source"] == "api"
@@ -322,7 +362,7 @@ def test_auto_falls_back_when_the_report_is_denied_and_credential_report_does_no
     stubber.add_client_error("generate_credential_report", "AccessDenied", "not allowed", 403, expected_params={})
     task = params(source="credential_report")
     with pytest.raises(KeyguardError, match="iam:GenerateCredentialReport"):
-        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+        _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
 
 
 def test_gone_since_report_names_slots_no_listed_key_matches():
@@ -352,8 +392,8 @@ def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, cont
     stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
     stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
     task = params()
-    sweep = iam_access_key_info.Sweep(client, task)
-    assert iam_access_key_info.find_keys(sweep, task, NOW) == []
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
     (warning,) = sweep.warnings
     assert "instead of the credential report: The IAM credential report is unreadable" in warning
     assert iam_access_key_info.report(sweep, [])["source"] == "api"
@@ -362,7 +402,7 @@ def test_a_malformed_report_is_one_line_and_auto_falls_back_to_the_api(iam, cont
     stubber.add_response("get_credential_report", {"Content": content, "GeneratedTime": GENERATED}, {})
     task = params(source="credential_report")
     with pytest.raises(KeyguardError, match="unreadable"):
-        iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+        _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
     stubber.assert_no_pending_responses()
 
 
@@ -392,7 +432,7 @@ def test_keys_the_report_cannot_show_are_found_when_the_filters_could_select_the
             {"AccessKeyId": key_id},
         )
     task = params(status="Active")
-    keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, task), task, NOW)
+    keys = _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
     assert sorted(key["access_key_id"] for key in keys) == sorted(key[0]["AccessKeyId"] for key in fresh.values())
     stubber.assert_no_pending_responses()
 
@@ -408,8 +448,8 @@ def test_keys_the_report_cannot_show_are_found_when_the_filters_could_select_the
 )
 def test_every_user_is_listed_only_when_a_key_made_after_the_report_could_pass(filters, lists_users):
     task = params(**filters)
-    assert iam_access_key_info.new_keys_may_pass(task, GENERATED, NOW) is lists_users
-    assert iam_access_key_info.new_keys_may_pass(task, None, NOW) is True
+    assert _sweep.new_keys_may_pass(task, GENERATED, NOW) is lists_users
+    assert _sweep.new_keys_may_pass(task, None, NOW) is True
 
 
 def test_a_report_older_than_its_own_dates_is_bounded_by_its_latest_date(iam):
@@ -417,8 +457,213 @@ def test_a_report_older_than_its_own_dates_is_bounded_by_its_latest_date(iam):
     expect_generate(stubber, "COMPLETE")
     moto_time = datetime(2015, 2, 2, 20, 2, 2, tzinfo=timezone.utc)  # what moto always says
     stubber.add_response("get_credential_report", {"Content": REPORT, "GeneratedTime": moto_time}, {})
-    sweep = iam_access_key_info.Sweep(client, params(unused_for_days=45))
+    sweep = _sweep.Sweep(client, params(unused_for_days=45))
     sweep.read_report()
     assert sweep.report_generated == "2015-02-02T20:02:02+00:00"  # reported as IAM said
     assert sweep.generated == at("2026-11-27T16:00:00+00:00")  # alice's last use: the report is no older
-    assert iam_access_key_info.new_keys_may_pass(params(unused_for_days=45), sweep.generated, NOW) is False
+    assert _sweep.new_keys_may_pass(params(unused_for_days=45), sweep.generated, NOW) is False
+
+
+# --- issue 16: the report picks candidates, fresh reads decide ------------------------------------------------
+
+
+def test_a_key_the_stale_report_calls_unused_but_used_since_is_not_selected(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)  # bob's key: never used, says the report of 09:00
+    expect_users(stubber, ["alice", "bob", "carol", "dave"])
+    stubber.add_response(
+        "list_access_keys",
+        {
+            "AccessKeyMetadata": [
+                metadata("AKIAALICE00000000001", "alice", at("2026-01-10T08:00:00+00:00")),
+                metadata("AKIAALICE00000000002", "alice", at("2026-06-01T09:15:30+00:00"), status="Inactive"),
+            ]
+        },
+        {"UserName": "alice"},
+    )
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIABOB0000000000001", "bob", at("2025-01-01T00:00:00+00:00"))]},
+        {"UserName": "bob"},
+    )
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))]},
+        {"UserName": "dave"},
+    )
+    # ... but a quarterly job signed with it at 11:00, after the report: IAM's fresh answer decides.
+    expect_last_used(stubber, "AKIABOB0000000000001", "bob", at("2026-11-28T11:00:00+00:00"))
+    expect_last_used(stubber, "AKIADAVE000000000001", "dave", at("2024-04-01T00:00:00+00:00"))
+    task = params(status="Active", unused_for_days=45)
+    keys = _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
+    assert [key["access_key_id"] for key in keys] == ["AKIADAVE000000000001"]
+
+
+def test_without_unused_for_days_the_report_gives_last_use_with_no_call(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    expect_users(stubber, ["alice", "bob", "carol", "dave"])
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))]},
+        {"UserName": "dave"},
+    )
+    task = params(older_than_days=900)
+    keys = _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
+    assert [(key["access_key_id"], key["last_used_date"]) for key in keys] == [
+        ("AKIADAVE000000000001", "2024-04-01T00:00:00+00:00")
+    ]
+
+
+def test_path_prefix_scope_is_the_current_listusers_not_the_reports_paths(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # In the report, dave is under /service/; since: dave moved out, bob moved in. The report's ARN no longer counts.
+    expect_users(stubber, ["bob"], path_prefix="/service/", path="/service/")
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIABOB0000000000001", "bob", at("2025-01-01T00:00:00+00:00"))]},
+        {"UserName": "bob"},
+    )
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIADAVE000000000001", "dave", at("2024-03-03T03:03:03+00:00"))]},
+        {"UserName": "dave"},
+    )
+    expect_last_used(stubber, "AKIABOB0000000000001", "bob")
+    task = params(path_prefix="/service/", unused_for_days=45)
+    sweep = _sweep.Sweep(client, task)
+    keys = _sweep.find_keys(sweep, task, NOW)
+    assert [key["access_key_id"] for key in keys] == ["AKIABOB0000000000001"]
+    (moved,) = sweep.skipped_keys
+    assert (moved["user_name"], moved["access_key_id"]) == ("dave", None)
+    assert moved["reason"].startswith("the user was moved out of path_prefix /service/ after the credential report")
+
+
+def test_a_renamed_user_is_renamed_and_a_deleted_one_deleted(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # Since the report: bob was renamed robert, dave was deleted.
+    expect_users(stubber, ["alice", "carol", "robert"], created={"robert": CREATED["bob"]})
+    stubber.add_response(
+        "list_access_keys",
+        {
+            "AccessKeyMetadata": [
+                metadata("AKIAALICE00000000001", "alice", at("2026-01-10T08:00:00+00:00")),
+                metadata("AKIAALICE00000000002", "alice", at("2026-06-01T09:15:30+00:00"), status="Inactive"),
+            ]
+        },
+        {"UserName": "alice"},
+    )
+    stubber.add_client_error(
+        "list_access_keys", "NoSuchEntity", "The user with name bob cannot be found.", 404, {"UserName": "bob"}
+    )
+    stubber.add_client_error(
+        "list_access_keys", "NoSuchEntity", "The user with name dave cannot be found.", 404, {"UserName": "dave"}
+    )
+    stubber.add_response(
+        "list_access_keys",
+        {"AccessKeyMetadata": [metadata("AKIABOB0000000000001", "robert", at("2025-01-01T00:00:00+00:00"))]},
+        {"UserName": "robert"},
+    )
+    expect_last_used(stubber, "AKIABOB0000000000001", "robert")  # the report knows no robert: asked, fresh
+    task = params(status="Active", unused_for_days=45)
+    sweep = _sweep.Sweep(client, task)
+    keys = _sweep.find_keys(sweep, task, NOW)
+    assert [(key["user_name"], key["access_key_id"]) for key in keys] == [("robert", "AKIABOB0000000000001")]
+    assert [(entry["user_name"], entry["access_key_id"]) for entry in sweep.skipped_keys] == [
+        ("bob", None),
+        ("dave", None),
+    ]
+    assert sweep.skipped_keys[0]["reason"] == (
+        "the user was renamed or moved after the credential report was generated: its key is now user 'robert''s, "
+        "and is swept under that name"
+    )
+    assert sweep.skipped_keys[1]["reason"] == "the user was deleted after the credential report was generated"
+
+
+def test_a_report_answer_without_content_is_one_line_and_auto_falls_back(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response("get_credential_report", {"ReportFormat": "text/csv", "GeneratedTime": GENERATED}, {})
+    stubber.add_response("list_users", {"Users": [], "IsTruncated": False}, {"MaxItems": 1000})
+    task = params()
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
+    (warning,) = sweep.warnings
+    assert warning == (
+        "Listed the keys through the IAM API instead of the credential report: iam:GetCredentialReport answered "
+        "without Content, the report's CSV (fields: GeneratedTime, ReportFormat); check endpoint_url and any proxy "
+        "in between."
+    )
+    assert sweep.source == "api"
+
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response("get_credential_report", {}, {})
+    task = params(source="credential_report")
+    with pytest.raises(KeyguardError, match=r"^iam:GetCredentialReport answered without Content.*\(fields: none\)"):
+        _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
+
+
+def test_info_says_a_missing_user_does_not_exist_as_the_status_module_does(iam):
+    client, stubber = iam
+    stubber.add_client_error(
+        "list_access_keys", "NoSuchEntity", "The user with name nobody cannot be found.", 404, {"UserName": "nobody"}
+    )
+    task = params(all_users=False, user_name="nobody")
+    with pytest.raises(KeyguardError) as caught:
+        _sweep.find_keys(_sweep.Sweep(client, task), task, NOW)
+    assert (str(caught.value), caught.value.code) == ("IAM user 'nobody' does not exist.", "NoSuchEntity")
+
+
+@pytest.mark.parametrize("source", ["api", "credential_report"])
+def test_a_chosen_source_without_all_users_is_refused_before_any_call(source):
+    task = dict(params(all_users=False, user_name="bob", source=source), older_than_days=None)
+    with pytest.raises(KeyguardError) as caught:
+        iam_access_key_info.validate(task)
+    assert str(caught.value) == f"source: {source} works with all_users: true only; set all_users, or drop source."
+
+
+def test_a_rename_that_two_new_names_could_explain_is_not_guessed(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    # bob is gone; robert and roberta were both created in bob's second, each with a key of his key's second.
+    expect_users(stubber, ["carol", "robert", "roberta"], created={"robert": CREATED["bob"], "roberta": CREATED["bob"]})
+    for gone in ("alice", "bob", "dave"):  # alice and dave were deleted
+        stubber.add_client_error(
+            "list_access_keys", "NoSuchEntity", f"The user with name {gone} cannot be found.", 404, {"UserName": gone}
+        )
+    for name, key_id in (("robert", "AKIAROBERT0000000001"), ("roberta", "AKIAROBERTA000000001")):
+        stubber.add_response(
+            "list_access_keys",
+            {"AccessKeyMetadata": [metadata(key_id, name, at("2025-01-01T00:00:00+00:00"))]},
+            {"UserName": name},
+        )
+    task = params(older_than_days=90, include_last_used=False)
+    sweep = _sweep.Sweep(client, task)
+    keys = _sweep.find_keys(sweep, task, NOW)
+    assert [key["user_name"] for key in keys] == ["robert", "roberta"]
+    reasons = {entry["user_name"]: entry["reason"] for entry in sweep.skipped_keys}
+    assert reasons["alice"] == reasons["dave"] == "the user was deleted after the credential report was generated"
+    assert reasons["bob"] == (
+        "the user was renamed or deleted after the credential report was generated; which cannot be told (users "
+        "'robert', 'roberta' were created in the same second, with keys of the same second)"
+    )
+
+
+def test_a_user_moved_out_whose_keys_are_gone_is_still_accounted_for(iam):
+    client, stubber = iam
+    expect_generate(stubber, "COMPLETE")
+    expect_get(stubber)
+    expect_users(stubber, [], path_prefix="/service/", path="/service/")  # dave moved out, and deleted his key
+    stubber.add_response("list_access_keys", {"AccessKeyMetadata": []}, {"UserName": "dave"})
+    task = params(path_prefix="/service/", unused_for_days=45)
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
+    (moved,) = sweep.skipped_keys
+    assert moved["user_name"] == "dave" and moved["reason"].startswith("the user was moved out of path_prefix")

@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from ansible_collections.keyguard.aws.plugins.module_utils import _sweep
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     key_age,
     list_users,
@@ -140,7 +141,7 @@ def test_find_keys_asks_last_use_only_for_keys_the_cheap_filters_kept(iam):
         path_prefix=None,
         concurrency=1,
     )
-    keys = iam_access_key_info.find_keys(iam_access_key_info.Sweep(client, params), params, NOW)
+    keys = _sweep.find_keys(_sweep.Sweep(client, params), params, NOW)
     assert [(k["access_key_id"], k["days_since_last_use"]) for k in keys] == [("AKIAOLDACTIVE0000001", 60)]
 
 

@@ -324,10 +324,15 @@ def test_owner_lookup_of_unknown_key(iam):
         404,
         "The Access Key cannot be found",
     )
-    with pytest.raises(
-        KeyguardError, match=r"owner could not be found: iam:GetAccessKeyLastUsed failed \(NoSuchEntity\)"
-    ):
+    with pytest.raises(KeyguardError) as caught:
         ensure(client, user_name=None)
+    # A key IAM does not know is said to be missing, not an owner lookup that failed (issue 16, item 12).
+    assert str(caught.value) == (
+        f"Access key {KEY_ID} does not exist in this account (it is not among the caller's own keys, and IAM knows "
+        "no owner for it: iam:GetAccessKeyLastUsed failed (NoSuchEntity): The Access Key cannot be found). "
+        "Check the key ID."
+    )
+    assert caught.value.code == "NoSuchEntity"
 
 
 def test_own_listing_and_owner_lookup_both_denied_suggests_user_name(iam):
