@@ -63,8 +63,9 @@ def core_version():
 
 def unwrapped(stderr):
     """Return a CLI's stderr on one line when ansible-core wraps its warnings (at 79 columns, before 2.19)."""
-    # The wrap drops the space it breaks at, so the lines are joined with one; runs of spaces become one too.
-    return " ".join(stderr.split()) if core_version() < (2, 19) else stderr
+    # The wrap drops the space it breaks at, so the lines are joined with one (runs of spaces become one too); after
+    # a hyphen it breaks without a space ("us-\neast-1"), so those lines are joined as they are.
+    return " ".join(stderr.replace("-\n", "-").split()) if core_version() < (2, 19) else stderr
 
 
 def clean_environment(home):
