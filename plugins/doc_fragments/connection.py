@@ -3,8 +3,18 @@
 
 from __future__ import annotations
 
-# The options read the same for every user of the fragment.
-_SHARED = r"""
+
+class ModuleDocFragment:
+    """The connection options of keyguard.aws, each fragment an option set of its own.
+
+    DOCUMENTATION holds the options that read the same for every plugin; MODULES (keyguard.aws.connection.modules)
+    the rest worded for the modules (a task, concurrency, the self-lockout guard), and INVENTORY
+    (keyguard.aws.connection.inventory) the same options worded for the accounts inventory, which has none of those.
+    Each is one literal string: ansible-test's yamllint reads the fragments without running them.
+    """
+
+    DOCUMENTATION = r"""
+options:
   access_key:
     description:
       - The AWS access key ID to sign requests with.
@@ -44,8 +54,8 @@ _SHARED = r"""
     default: keyguard-aws
 """
 
-# The same options worded for the modules (a task, concurrency, the self-lockout guard) ...
-_MODULES = r"""
+    MODULES = r"""
+options:
   endpoint_url:
     description:
       - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
@@ -123,8 +133,8 @@ _MODULES = r"""
     default: 900
 """
 
-# ... and for the accounts inventory plugin, which has none of those.
-_INVENTORY = r"""
+    INVENTORY = r"""
+options:
   endpoint_url:
     description:
       - Send requests to this URL instead of AWS's endpoint, for example a local test server. The modules send
@@ -199,11 +209,3 @@ _INVENTORY = r"""
     type: int
     default: 900
 """
-
-
-class ModuleDocFragment:
-    """The connection options of keyguard.aws: DOCUMENTATION for the modules, INVENTORY for the accounts inventory."""
-
-    DOCUMENTATION = "options:" + _SHARED + _MODULES
-
-    INVENTORY = "options:" + _SHARED + _INVENTORY

@@ -33,6 +33,7 @@ requirements:
   - python >= 3.11
   - botocore >= 1.35.0
 extends_documentation_fragment:
+  - keyguard.aws.connection
   - keyguard.aws.connection.inventory
   - constructed
   - inventory_cache

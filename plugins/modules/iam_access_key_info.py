@@ -107,6 +107,7 @@ options:
     default: true
 extends_documentation_fragment:
   - keyguard.aws.connection
+  - keyguard.aws.connection.modules
 attributes:
   check_mode:
     support: full

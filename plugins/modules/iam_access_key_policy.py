@@ -48,7 +48,8 @@ description:
 author:
   - keyguard.aws contributors (@keyguard-aws)
 requirements:
-  - botocore
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   older_than_days:
     description:
@@ -109,6 +110,7 @@ options:
     default: 8
 extends_documentation_fragment:
   - keyguard.aws.connection
+  - keyguard.aws.connection.modules
 attributes:
   check_mode:
     support: full

@@ -91,6 +91,7 @@ options:
     default: 8
 extends_documentation_fragment:
   - keyguard.aws.connection
+  - keyguard.aws.connection.modules
 attributes:
   check_mode:
     support: full

@@ -22,7 +22,9 @@ description:
   - Runs on the controller (or wherever it is delegated to) and makes no AWS call. The same input writes the same
     bytes, so a re-run with unchanged input changes nothing.
 author:
-  - Keyguard maintainers (!UNKNOWN)
+  - keyguard.aws contributors (@keyguard-aws)
+requirements:
+  - python >= 3.11
 options:
   dest:
     description:
