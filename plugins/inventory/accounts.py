@@ -155,6 +155,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from ansible import constants as C
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -197,6 +198,22 @@ CACHE_FORMAT = 3  # bumped when the cached listing's shape changes (2: OuIds; 3:
 PATTERN_CHARACTERS = re.compile(r"[\s,:!&*?\[\]~]|^[@^]")
 
 display = Display()
+
+
+def report_own_deprecations():
+    """Show the deprecation of an option this source set, where ansible-core left it queued and unshown.
+
+    ansible-core 2.19 and later report a plugin's deprecated options as it reads them. Before, the queue was shown
+    once, when the command started, before any inventory source was read: a 2.16 user would never be told.
+    """
+    for entry in [entry for entry in C.config.DEPRECATED if entry[0] == "account_statuses"]:
+        C.config.DEPRECATED.remove(entry)
+        display.deprecated(
+            f"The account_statuses option of keyguard.aws.accounts: {entry[1]['why']} "
+            f"Alternatives: {entry[1]['alternatives']}.",
+            version=entry[1]["version"],
+            collection_name="keyguard.aws",
+        )
 
 
 def url_secrets(params):
@@ -285,6 +302,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """Read the source, list (or take from the cache) the accounts, and add their hosts and groups."""
         super().parse(inventory, loader, path, cache)
         config = self._read_config_data(path)
+        report_own_deprecations()
         options = {name: self.get_option(name) for name in OPTIONS}
         params = {name: self.get_option(name) for name in CONNECTION_ARGS}
         try:
