@@ -18,7 +18,7 @@ LINK      := .collections/ansible_collections/keyguard/aws
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
 .PHONY: help setup demo demo-cis demo-policy demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
-.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest importer
+.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest importer chromium
 
 help:  ## list the targets, each with one line (the default goal)
 	@echo 'Usage: make <target>'
@@ -163,8 +163,12 @@ $(VENV_EDA)/.installed: requirements-eda.txt constraints-eda.txt
 	$(VENV_EDA)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-eda.txt -c constraints-eda.txt
 	touch $@
 
-# The integration tests run ansible-rulebook from $(VENV_EDA), so every pytest run that includes them builds it.
-pytest integration: $(VENV_EDA)/.installed
+# The integration tests run ansible-rulebook from $(VENV_EDA), so every pytest run that includes them builds it; the
+# sweep report's tests render it in Debian's chromium, which tools/ensure_chromium.sh installs with apt when missing.
+pytest integration: $(VENV_EDA)/.installed chromium
+
+chromium:  ## install Debian's chromium (apt) for the sweep report's browser tests, if it is missing
+	tools/ensure_chromium.sh
 
 demo-eda: setup $(VENV_EDA)/.installed  ## run the Event-Driven Ansible demo (needs Java 17)
 	$(BIN)/python tools/demo.py eda
