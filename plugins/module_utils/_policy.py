@@ -116,7 +116,8 @@ def marks_of(tags):
 
 def exemption(key, user, today, policy):
     """Return (why the key is exempt, or None; a note on a lapsed exemption, or None; why the tag is unreadable)."""
-    if key["access_key_id"] in policy.exempt_access_keys:
+    # IAM's key IDs are upper case; an ID listed in lower case can only mean that key, and must not let it go off.
+    if key["access_key_id"].upper() in {key_id.upper() for key_id in policy.exempt_access_keys}:
         return "its ID is listed in exempt_access_keys", None, None
     if user.name.lower() in {name.lower() for name in policy.exempt_users}:
         return f"its user {user.name} is listed in exempt_users", None, None

@@ -76,18 +76,22 @@ options:
   exempt_users:
     description:
       - IAM user names whose keys are exempt (compared without regard to case, as IAM does).
+      - A name that no user in scope has is warned about, since it exempts nothing (where
+        C(GetAccountAuthorizationDetails) is allowed).
     type: list
     elements: str
     default: []
   exempt_groups:
     description:
       - IAM group names whose members' keys are exempt, as the AWS access key rotation sample does it.
+      - A group that no user in scope is a member of (a misspelt name, for example) is warned about, since it exempts
+        nothing.
     type: list
     elements: str
     default: []
   exempt_access_keys:
     description:
-      - Access key IDs that are exempt.
+      - Access key IDs that are exempt (compared without regard to case, so a lower-case copy still exempts the key).
     type: list
     elements: str
     default: []
@@ -531,11 +535,35 @@ def read_authorization_details(sweep, params):
         )
         return None
     prefix = params["path_prefix"] or "/"
-    return {
+    users = {
         user["user_name"]: User(user["user_name"], user["tags"], tuple(user["groups"]))
         for user in details
         if user["path"].startswith(prefix)  # the user's path now, not as the report saw it
     }
+    sweep.warnings += unmatched_exemptions(users.values(), params)
+    return users
+
+
+def unmatched_exemptions(users, params):
+    """Return a warning for each exempt_users or exempt_groups name that no user in scope matches.
+
+    A misspelt break-glass group or user exempts nobody, and its keys go off like any other; say so.
+    """
+    where = f" under path_prefix {params['path_prefix']}" if params["path_prefix"] else ""
+    names = {user.name.lower() for user in users}
+    groups = {group.lower() for user in users for group in user.groups}
+    warnings = [
+        f"exempt_users names {name}, but no IAM user{where} of this account has that name, so it exempts no key."
+        for name in params["exempt_users"]
+        if name.lower() not in names
+    ]
+    warnings += [
+        f"exempt_groups names {group}, but no IAM user{where} of this account is a member of that group, so it "
+        "exempts no key."
+        for group in params["exempt_groups"]
+        if group.lower() not in groups
+    ]
+    return warnings
 
 
 def read_tags_fallback(sweep, user_names, policy):
