@@ -48,7 +48,8 @@ description:
 author:
   - keyguard.aws contributors (@keyguard-aws)
 requirements:
-  - botocore
+  - python >= 3.11
+  - botocore >= 1.35.0
 options:
   older_than_days:
     description:
