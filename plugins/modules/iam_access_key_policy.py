@@ -506,7 +506,7 @@ def read_account(sweep, params, policy, now):
         for key in keys
         if key["status"] == "Active"
         and passes_age(key, now, policy)
-        and (key["access_key_id"] in maybe or key["access_key_id"] in marked_ids)
+        and (key["access_key_id"] in maybe or key["access_key_id"].upper() in marked_ids)
     ]
     answers = sweep.each(lambda key: get_access_key_last_used(sweep.client, key["access_key_id"]), confirm)
     fresh = {key["access_key_id"]: answer for key, answer in zip(confirm, answers) if answer is not None}
@@ -736,7 +736,7 @@ def apply_user(client, user, plans, journal, check_mode, stop):
         key, plan = plans[index]
         if index in done or not plan.marks:
             continue
-        tag_key = spelled.get(key["access_key_id"]) or mark_key(key["access_key_id"])
+        tag_key = spelled.get(key["access_key_id"].upper()) or mark_key(key["access_key_id"])
         if plan.mark_after is None:
             send = lambda tag_key=tag_key: untag_user(client, user.name, tag_key)  # noqa: E731
             what = (
@@ -848,7 +848,7 @@ def tags_after(user, user_plans):
     for key, plan in user_plans:
         if not plan.marks:
             continue
-        name = spelled.get(key["access_key_id"]) or mark_key(key["access_key_id"])
+        name = spelled.get(key["access_key_id"].upper()) or mark_key(key["access_key_id"])
         if plan.mark_after is None:
             tags.pop(name, None)
         else:

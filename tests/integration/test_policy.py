@@ -416,3 +416,21 @@ def test_an_exemption_misspelt_or_in_lower_case_is_never_silent(ansible, moto):
     assert "exempt_users names gruoped, but no IAM user of this account has that name" in warnings
     correct = policy(ansible, older_than_days=90, exempt_groups=["Break-Glass"], exempt_users=["GLASS"], check=True)
     assert "warnings" not in correct.result, correct.result["warnings"]
+
+
+def test_a_mark_whose_key_id_was_typed_in_lower_case_still_names_that_key(ansible, moto):
+    # An owner who extends the deadline by hand in the console may type the key ID in lower case: the mark is that
+    # key's, so the key is pending until the new date; it is neither "no longer exists" nor marked again.
+    key = make_key(moto, "owner", 100, used_days_ago=60)
+    mark = MARK + key["AccessKeyId"].lower()
+    moto.iam.tag_user(UserName="owner", Tags=[{"Key": mark, "Value": today(20)}])
+    run = policy(ansible, unused_for_days=45, grace_days=7)
+    assert run.result.get("failed") is not True, run.stdout
+    (item,) = run.result["access_keys"]
+    assert (item["access_key_id"], item["action"], item["deadline"]) == (key["AccessKeyId"], "pending", today(20))
+    assert run.result["journal"] == [] and writes(run) == Counter()
+    assert tags_of(moto, "owner") == {mark: today(20)}
+
+    used = policy(ansible, unused_for_days=0, older_than_days=None, grace_days=7, exempt_users=["owner"])
+    assert [(e["tag_key"], e["before"], e["after"]) for e in used.result["journal"]] == [(mark, today(20), None)]
+    assert tags_of(moto, "owner") == {}
