@@ -24,6 +24,16 @@ def journal_entries(text, name):
         data = json.loads(text)
     except ValueError as err:
         raise JournalError(f"journal_file {name} is not JSON ({err}).") from None
+    if isinstance(data, dict) and isinstance(data.get("keyguard_journals"), dict):
+        data = data["keyguard_journals"]  # the AWX job's artifacts, saved as the job shows them
+    if isinstance(data, dict) and data and all(artifact_entry(k, v) for k, v in data.items()):
+        # The artifact keyguard_journals itself: {account ID: {check_mode, journal}}.
+        if any(v.get("check_mode") is True for v in data.values()):
+            raise JournalError(
+                f"journal_file {name} holds the journals of a check-mode job: they list writes that were never made, "
+                "so there is nothing to undo."
+            )
+        return [entry for value in data.values() for entry in value["journal"]]
     if isinstance(data, dict) and data.get("check_mode") is True:
         raise JournalError(
             f"journal_file {name} was saved by a check-mode run: it lists writes that were never made, so there is "
@@ -39,8 +49,13 @@ def journal_entries(text, name):
         return data
     raise JournalError(
         f"journal_file {name} holds no journal: give the journal list itself, the policy module's registered "
-        "result (with its journal), or a file the sweep playbooks saved."
+        "result (with its journal), a file the sweep playbooks saved, or their AWX artifact keyguard_journals."
     )
+
+
+def artifact_entry(key, value):
+    """Return whether (key, value) is one account of the AWX artifact keyguard_journals: {check_mode, journal}."""
+    return bool(ACCOUNT_ID.fullmatch(str(key))) and isinstance(value, dict) and isinstance(value.get("journal"), list)
 
 
 def check_entry(entry, index, name):

@@ -130,6 +130,25 @@ def get_caller_identity(sts):
     return response["Account"], response["Arn"]
 
 
+ACCOUNT_ID_PATTERN = re.compile(r"[0-9]{12}", re.ASCII)
+
+
+def check_account_id(account_id):
+    """Raise KeyguardError unless account_id (the account_id option) is None or 12 digits."""
+    if account_id is not None and not (isinstance(account_id, str) and ACCOUNT_ID_PATTERN.fullmatch(account_id)):
+        raise KeyguardError(f"account_id must be a 12-digit AWS account ID, not {account_id!r}.")
+
+
+def check_account(sts, account_id):
+    """Raise KeyguardError unless the credentials (after any role) are in account_id: GetCallerIdentity."""
+    found, arn = get_caller_identity(sts)
+    if found != account_id:
+        raise KeyguardError(
+            f"account_id is {account_id}, but these credentials ({arn}) are in account {found}, so nothing was "
+            f"written; use credentials or assume_role_arn in account {account_id}."
+        )
+
+
 def generate_credential_report(client):
     """Ask IAM to build the credential report; return its state: STARTED, INPROGRESS or COMPLETE."""
     return call(client, "GenerateCredentialReport").get("State")

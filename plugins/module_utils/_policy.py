@@ -106,17 +106,21 @@ def find_tag(tags, key):
 
 
 def marks_of(tags):
-    """Return {access key ID: (tag key as spelled, value)} for every deactivation mark among a user's tags."""
+    """Return {access key ID, upper case: (tag key as spelled, value)} for every deactivation mark of a user's tags.
+
+    IAM's key IDs are upper case; a mark typed by hand in the console may not be, and still names that key.
+    """
     found = {}
     for name, value in tags.items():
         if name.lower().startswith(MARK_PREFIX):
-            found[name[len(MARK_PREFIX) :]] = (name, value)
+            found[name[len(MARK_PREFIX) :].upper()] = (name, value)
     return found
 
 
 def exemption(key, user, today, policy):
     """Return (why the key is exempt, or None; a note on a lapsed exemption, or None; why the tag is unreadable)."""
-    if key["access_key_id"] in policy.exempt_access_keys:
+    # IAM's key IDs are upper case; an ID listed in lower case can only mean that key, and must not let it go off.
+    if key["access_key_id"].upper() in {key_id.upper() for key_id in policy.exempt_access_keys}:
         return "its ID is listed in exempt_access_keys", None, None
     if user.name.lower() in {name.lower() for name in policy.exempt_users}:
         return f"its user {user.name} is listed in exempt_users", None, None
@@ -259,7 +263,7 @@ def plan_user(user, keys, now, policy, protected=frozenset()):
     marks = marks_of(user.tags)
     plans = []
     for key in keys:
-        _name, mark = marks.get(key["access_key_id"], (None, None))
+        _name, mark = marks.get(key["access_key_id"].upper(), (None, None))
         plan = plan_key(key, user, now, policy, mark)
         if len(mark_key(key["access_key_id"])) > MAX_TAG_KEY and plan.mark_after is not None:
             plan = failed(plan, key, "its ID is too long to name in a tag key (128 characters at most)")
@@ -271,7 +275,7 @@ def plan_user(user, keys, now, policy, protected=frozenset()):
                 "other credentials, or exempt it",
             )
         plans.append((key, plan))
-    listed = {key["access_key_id"] for key in keys}
+    listed = {key["access_key_id"].upper() for key in keys}
     for access_key_id, (_name, mark) in sorted(marks.items()):
         if access_key_id not in listed:
             gone = dict(access_key_id=access_key_id, user_name=user.name, status=None, create_date=None)

@@ -77,18 +77,22 @@ options:
   exempt_users:
     description:
       - IAM user names whose keys are exempt (compared without regard to case, as IAM does).
+      - A name that no user in scope has is warned about, since it exempts nothing (where
+        C(GetAccountAuthorizationDetails) is allowed).
     type: list
     elements: str
     default: []
   exempt_groups:
     description:
       - IAM group names whose members' keys are exempt, as the AWS access key rotation sample does it.
+      - A group that no user in scope is a member of (a misspelt name, for example) is warned about, since it exempts
+        nothing.
     type: list
     elements: str
     default: []
   exempt_access_keys:
     description:
-      - Access key IDs that are exempt.
+      - Access key IDs that are exempt (compared without regard to case, so a lower-case copy still exempts the key).
     type: list
     elements: str
     default: []
@@ -503,7 +507,7 @@ def read_account(sweep, params, policy, now):
         for key in keys
         if key["status"] == "Active"
         and passes_age(key, now, policy)
-        and (key["access_key_id"] in maybe or key["access_key_id"] in marked_ids)
+        and (key["access_key_id"] in maybe or key["access_key_id"].upper() in marked_ids)
     ]
     answers = sweep.each(lambda key: get_access_key_last_used(sweep.client, key["access_key_id"]), confirm)
     fresh = {key["access_key_id"]: answer for key, answer in zip(confirm, answers) if answer is not None}
@@ -533,11 +537,35 @@ def read_authorization_details(sweep, params):
         )
         return None
     prefix = params["path_prefix"] or "/"
-    return {
+    users = {
         user["user_name"]: User(user["user_name"], user["tags"], tuple(user["groups"]))
         for user in details
         if user["path"].startswith(prefix)  # the user's path now, not as the report saw it
     }
+    sweep.warnings += unmatched_exemptions(users.values(), params)
+    return users
+
+
+def unmatched_exemptions(users, params):
+    """Return a warning for each exempt_users or exempt_groups name that no user in scope matches.
+
+    A misspelt break-glass group or user exempts nobody, and its keys go off like any other; say so.
+    """
+    where = f" under path_prefix {params['path_prefix']}" if params["path_prefix"] else ""
+    names = {user.name.lower() for user in users}
+    groups = {group.lower() for user in users for group in user.groups}
+    warnings = [
+        f"exempt_users names {name}, but no IAM user{where} of this account has that name, so it exempts no key."
+        for name in params["exempt_users"]
+        if name.lower() not in names
+    ]
+    warnings += [
+        f"exempt_groups names {group}, but no IAM user{where} of this account is a member of that group, so it "
+        "exempts no key."
+        for group in params["exempt_groups"]
+        if group.lower() not in groups
+    ]
+    return warnings
 
 
 def read_tags_fallback(sweep, user_names, policy):
@@ -709,7 +737,7 @@ def apply_user(client, user, plans, journal, check_mode, stop):
         key, plan = plans[index]
         if index in done or not plan.marks:
             continue
-        tag_key = spelled.get(key["access_key_id"]) or mark_key(key["access_key_id"])
+        tag_key = spelled.get(key["access_key_id"].upper()) or mark_key(key["access_key_id"])
         if plan.mark_after is None:
             send = lambda tag_key=tag_key: untag_user(client, user.name, tag_key)  # noqa: E731
             what = (
@@ -821,7 +849,7 @@ def tags_after(user, user_plans):
     for key, plan in user_plans:
         if not plan.marks:
             continue
-        name = spelled.get(key["access_key_id"]) or mark_key(key["access_key_id"])
+        name = spelled.get(key["access_key_id"].upper()) or mark_key(key["access_key_id"])
         if plan.mark_after is None:
             tags.pop(name, None)
         else:

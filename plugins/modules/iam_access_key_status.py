@@ -82,6 +82,12 @@ options:
         change propagates.
     type: bool
     default: false
+  account_id:
+    description:
+      - The AWS account the task is meant for, 12 digits. When set, the task first asks C(sts:GetCallerIdentity) and
+        fails, before any IAM call, unless its credentials (after O(assume_role_arn)) are in that account.
+      - C(playbooks/undo_sweep.yml) sets it, so that a journal is never put back in another account.
+    type: str
   concurrency:
     description:
       - With O(access_keys), how many keys may be handled at once, from 1 to 32.
@@ -109,7 +115,8 @@ notes:
     succeed for a few seconds while the change propagates. The module reports the status it set and does
     not wait or re-read.
   - "Permissions: C(iam:ListAccessKeys) and C(iam:UpdateAccessKey); C(iam:GetAccessKeyLastUsed) when
-    O(user_name) is omitted and the key is not the caller's own, or to name the owner in an error."
+    O(user_name) is omitted and the key is not the caller's own, or to name the owner in an error;
+    C(sts:GetCallerIdentity) with O(account_id)."
 """
 
 EXAMPLES = r"""
@@ -275,6 +282,8 @@ from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     USER_NAME_PATTERN,
     USER_NAME_RULE,
     KeyLocator,
+    check_account,
+    check_account_id,
     plan_status,
     update_access_key,
 )
@@ -285,6 +294,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     MaskedUrlModule,
     connect,
+    connect_with_sts,
     connection_rules,
     redact,
     validate_connection,
@@ -303,6 +313,7 @@ ARGUMENT_SPEC = dict(
     status=dict(type="str", required=True, choices=list(STATUSES)),
     allow_self_deactivation=dict(type="bool", default=False),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
+    account_id=dict(type="str"),
     **CONNECTION_ARGS,
 )
 ACCESS_KEY_ID_RULE = "16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE"
@@ -516,6 +527,13 @@ def bulk_failure(failed, outcomes, check_mode):
     return f"{message} The task {verb} the others as asked: {changed}."
 
 
+def connect_to(params):
+    """Return (the IAM Connection, an STS client with the same credentials, or None when account_id is not set)."""
+    if params["account_id"] is None:
+        return connect(params, max_pool_connections=params["concurrency"]), None
+    return connect_with_sts(params, max_pool_connections=params["concurrency"])
+
+
 def main():
     """Run the module: validate, connect, ensure the status, report."""
     module = MaskedUrlModule(
@@ -529,10 +547,13 @@ def main():
         wanted = requested_keys(module.params)
         validate_concurrency(module.params["concurrency"])
         validate_connection(module.params)
+        check_account_id(module.params["account_id"])
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
-        connection = connect(module.params, max_pool_connections=module.params["concurrency"])
+        connection, sts = connect_to(module.params)
         secrets += connection.secrets
+        if sts is not None:  # before any IAM call: never read or write another account's users
+            check_account(sts, module.params["account_id"])
         result, diff = ensure_status(
             connection.client, wanted, module.params, connection.protected_key_ids, module.check_mode
         )

@@ -41,6 +41,12 @@ options:
     type: list
     elements: dict
     required: true
+  account_id:
+    description:
+      - The AWS account the task is meant for, 12 digits. When set, the task first asks C(sts:GetCallerIdentity) and
+        fails, before any IAM call, unless its credentials (after O(assume_role_arn)) are in that account.
+      - C(playbooks/undo_sweep.yml) sets it, so that a journal is never put back in another account.
+    type: str
   concurrency:
     description:
       - How many users may be handled at once, from 1 to 32.
@@ -62,7 +68,8 @@ attributes:
       - A tag that already has its value is reported unchanged. With C(expected_value), a second run finds the
         tag no longer as expected and reports a conflict, changing nothing.
 notes:
-  - "Permissions: C(iam:ListUserTags), and C(iam:TagUser) and C(iam:UntagUser) for the changes."
+  - "Permissions: C(iam:ListUserTags), and C(iam:TagUser) and C(iam:UntagUser) for the changes;
+    C(sts:GetCallerIdentity) with O(account_id)."
   - IAM allows 50 tags per user; a change that would need more fails for that user only, before any write to it.
 """
 
@@ -158,6 +165,8 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     USER_NAME_PATTERN,
     USER_NAME_RULE,
+    check_account,
+    check_account_id,
     list_user_tags,
 )
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
@@ -166,6 +175,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     MaskedUrlModule,
     connect,
+    connect_with_sts,
     connection_rules,
     redact,
     validate_connection,
@@ -188,6 +198,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._user_tags import (
 ARGUMENT_SPEC = dict(
     tags=dict(type="list", elements="dict", required=True),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
+    account_id=dict(type="str"),
     **CONNECTION_ARGS,
 )
 
@@ -300,6 +311,13 @@ def tag_result(item, previous, value, changed, conflict):
     return reported
 
 
+def connect_to(params):
+    """Return (the IAM Connection, an STS client with the same credentials, or None when account_id is not set)."""
+    if params["account_id"] is None:
+        return connect(params, max_pool_connections=params["concurrency"]), None
+    return connect_with_sts(params, max_pool_connections=params["concurrency"])
+
+
 def main():
     """Run the module: validate, connect, compare-and-set each user's tags, report."""
     module = MaskedUrlModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
@@ -308,12 +326,15 @@ def main():
         users = requested_tags(module.params)
         validate_concurrency(module.params["concurrency"])
         validate_connection(module.params)
+        check_account_id(module.params["account_id"])
         if not HAS_BOTOCORE:
             module.fail_json(msg=missing_required_lib("botocore"))
         if not users:
             module.exit_json(changed=False, tags=[])
-        connection = connect(module.params, max_pool_connections=module.params["concurrency"])
+        connection, sts = connect_to(module.params)
         secrets += connection.secrets
+        if sts is not None:  # before any IAM call: never read or write another account's users
+            check_account(sts, module.params["account_id"])
         results = apply_tags(connection.client, users, module.params["concurrency"], module.check_mode)
         result, diff = report(users, results)
     except KeyguardError as err:

@@ -99,3 +99,19 @@ def test_a_missing_or_bad_url_fails_before_any_call(ansible, moto, webhook, url)
     assert run.rc != 0
     assert "keyguard_webhook_url must be the webhook's https:// URL" in run.stdout
     assert run.calls == {} and webhook.posts == []
+
+
+def test_a_failed_key_does_not_keep_the_other_owners_from_hearing(ansible, moto, webhook):
+    # A user at IAM's 50-tag limit fails its key; the other owner was warned in this run and only ever hears now:
+    # a later run reports the key pending, which is no news.
+    make_key(moto, "full", 100, tags={f"team{i}": "x" for i in range(50)})
+    stale = make_key(moto, "stale", 100, used_days_ago=60, tags={"email": "team-a@example.com"})
+
+    run = notify(ansible, webhook.url, grace_days=7)
+    assert run.rc != 0  # the failed key still fails the run
+    assert "1 of 2 access keys failed" in run.stdout and "user full already holds 50 tags" in run.stdout
+    assert [body["text"].split()[3] for _path, _kind, body in webhook.posts] == ["stale"]
+    assert stale["AccessKeyId"] in webhook.posts[0][2]["text"]
+    assert "Notified 1 owners: stale" in run.stdout
+    assert TOKEN not in run.stdout and "p4ssw0rd" not in run.stdout
+    assert len(list((ansible.workdir / "journals").iterdir())) == 1  # the warning's journal is kept

@@ -1013,3 +1013,27 @@ def test_inventory_on_each_botocore_of_the_support_matrix_reads_state(ansible, m
     assert done.returncode == 0, done.stderr
     assert set(listing["_meta"]["hostvars"]) == {org.ids[name] for name in ("alpha", "beta", "gamma", "master")}
     assert {plain(host)["account_state"] for host in listing["_meta"]["hostvars"].values()} == {"ACTIVE"}
+
+
+def test_an_account_swept_in_part_says_so_and_keeps_its_journal(ansible, moto, org, tmp_path, fault_proxy):
+    # In alpha one of two stale keys cannot be deactivated: the other one was, so the summary must not call the
+    # account "not swept", and its journal must be saved for undo.
+    source = member_source(tmp_path, org)
+    alpha = org.ids["alpha"]
+    iam = org.aws.member(alpha)
+    moto.days_ago(100)
+    iam.create_user(UserName="old-robot-2")
+    denied = iam.create_access_key(UserName="old-robot-2")["AccessKey"]["AccessKeyId"]
+    moto.days_ago(0)
+    fault_proxy.fail("UpdateAccessKey", 5, status=403, code="AccessDenied", message="denied by an SCP",
+                     match={"AccessKeyId": denied})  # fmt: skip
+    rc, stdout = sweep(ansible, moto, source, env=environment(ansible, moto, AWS_ENDPOINT_URL_IAM=fault_proxy.url))
+
+    assert rc == 2, stdout
+    summary = printed_summary(stdout)[alpha]
+    assert (summary["found"], summary["changed"], summary["failed"], summary["journal"]) == (2, 1, 1, 1)
+    assert summary["error"].startswith("1 of ")
+    assert summary["outcome"] == "swept in part: deactivated 1 of 2 stale keys, 1 failed, see error"
+    assert printed_summary(stdout)[org.ids["beta"]]["outcome"] == "deactivated 1 of 1 stale keys"
+    saved = {path.name.split("-")[0] for path in (ansible.workdir / "journals").iterdir()}
+    assert saved == {alpha, org.ids["beta"], org.ids["gamma"]}

@@ -393,3 +393,44 @@ def test_path_prefix_keeps_the_policy_and_its_marks_inside_the_path(ansible, mot
     assert MARK + inside["AccessKeyId"] in tags_of(moto, "svc")
     assert tags_of(moto, "human") == {MARK + outside["AccessKeyId"]: today(-1)}
     assert moto.status("human", outside["AccessKeyId"]) == "Active"
+
+
+def test_an_exemption_misspelt_or_in_lower_case_is_never_silent(ansible, moto):
+    # A break-glass key listed in lower case is still that key; a misspelt group or user exempts nobody, and says so.
+    glass = make_key(moto, "glass", 100)
+    grouped = make_key(moto, "grouped", 100)
+    moto.iam.create_group(GroupName="break-glass")
+    moto.iam.add_user_to_group(GroupName="break-glass", UserName="grouped")
+    options = dict(
+        older_than_days=90,
+        exempt_access_keys=[glass["AccessKeyId"].lower()],
+        exempt_groups=["break-glas"],
+        exempt_users=["gruoped"],
+    )
+    run = policy(ansible, **options)
+    assert by_user(run) == {"glass": ("exempt", "Active"), "grouped": ("deactivated", "Inactive")}
+    assert moto.status("glass", glass["AccessKeyId"]) == "Active"
+    assert moto.status("grouped", grouped["AccessKeyId"]) == "Inactive"
+    warnings = " ".join(run.result["warnings"])
+    assert "exempt_groups names break-glas, but no IAM user of this account is a member of that group" in warnings
+    assert "exempt_users names gruoped, but no IAM user of this account has that name" in warnings
+    correct = policy(ansible, older_than_days=90, exempt_groups=["Break-Glass"], exempt_users=["GLASS"], check=True)
+    assert "warnings" not in correct.result, correct.result["warnings"]
+
+
+def test_a_mark_whose_key_id_was_typed_in_lower_case_still_names_that_key(ansible, moto):
+    # An owner who extends the deadline by hand in the console may type the key ID in lower case: the mark is that
+    # key's, so the key is pending until the new date; it is neither "no longer exists" nor marked again.
+    key = make_key(moto, "owner", 100, used_days_ago=60)
+    mark = MARK + key["AccessKeyId"].lower()
+    moto.iam.tag_user(UserName="owner", Tags=[{"Key": mark, "Value": today(20)}])
+    run = policy(ansible, unused_for_days=45, grace_days=7)
+    assert run.result.get("failed") is not True, run.stdout
+    (item,) = run.result["access_keys"]
+    assert (item["access_key_id"], item["action"], item["deadline"]) == (key["AccessKeyId"], "pending", today(20))
+    assert run.result["journal"] == [] and writes(run) == Counter()
+    assert tags_of(moto, "owner") == {mark: today(20)}
+
+    used = policy(ansible, unused_for_days=0, older_than_days=None, grace_days=7, exempt_users=["owner"])
+    assert [(e["tag_key"], e["before"], e["after"]) for e in used.result["journal"]] == [(mark, today(20), None)]
+    assert tags_of(moto, "owner") == {}

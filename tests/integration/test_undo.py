@@ -298,3 +298,26 @@ def test_undo_a_real_policy_run_deactivation_then_a_warning(ansible, moto, tmp_p
     assert tags_of(moto, "stale1") == {MARK + keys["stale1"]: "2099-01-01"}
     (left,) = report[ACCOUNT]["left_alone"]
     assert left.startswith(f"tag {MARK}{keys['stale1']} of stale1: left alone, it is 2099-01-01, not ")
+
+
+def test_a_journal_of_another_account_is_never_put_back_in_the_credentials_own(ansible, moto, tmp_path):
+    # Without a role option the credentials' own account is used; a journal of another account (a file mixed up, a
+    # role option forgotten) must not write there, even where a user of that name holds what the journal expects.
+    key_id = moto.user_with_key("robot", status="Inactive")["AccessKeyId"]
+    other = "210987654321"
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps([
+        status_entry("robot", key_id, account=other),
+        tag_entry("robot", MARK + key_id, "2026-12-16", None, account=other),
+    ]))  # fmt: skip
+
+    run, report, failed = undo(ansible, path)
+    assert run.rc != 0
+    assert writes(run) == Counter()
+    assert moto.status("robot", key_id) == "Inactive" and tags_of(moto, "robot") == {}
+    assert report[other]["restored"] == [] and len(report[other]["failed"]) == 2
+    reason = f"account_id is {other}, but these credentials ("
+    assert all(reason in line and f"are in account {ACCOUNT}, so nothing was written" in line
+               for line in report[other]["failed"]), report[other]["failed"]  # fmt: skip
+    assert failed.startswith(reason)  # the first task's own failure, one line
+    assert f"2 writes not restored in account {other}: tag {MARK}{key_id} of robot: not restored: " in run.stdout

@@ -35,8 +35,10 @@ JOURNAL = [status(K1), tag("mark", None, "2026-12-31"), status(K2, before="Inact
         {"account_id": HOME, "check_mode": False, "journal": JOURNAL},  # a saved per-account file
         {"accounts": [{"account_id": HOME, "error": None, "result": {"journal": JOURNAL}}]},  # a sweep report
         [{"account_id": HOME, "result": {"journal": JOURNAL}}, {"account_id": OTHER, "result": None}],
+        {HOME: {"check_mode": False, "journal": JOURNAL}},  # the AWX artifact keyguard_journals
+        {"keyguard_journals": {HOME: {"check_mode": False, "journal": JOURNAL}}, "keyguard_org_sweep": {}},
     ],
-    ids=["list", "result", "saved", "report", "report-list"],
+    ids=["list", "result", "saved", "report", "report-list", "awx-artifact", "awx-artifacts"],
 )
 def test_every_shape_gives_the_same_plan_latest_first(document):
     plan = undo_plan(json.dumps(document), "j.json")
@@ -169,3 +171,11 @@ def test_report_names_a_task_that_failed_before_any_item():
     (account,) = undo_plan(json.dumps([tag("a", None, "1")]))["accounts"]
     report = undo_report(account, {"tags": {"failed": True, "msg": "Could not assume role R"}})
     assert report["failed"] == ["tag a of bob: not restored: Could not assume role R"]
+
+
+def test_the_awx_artifact_of_a_check_mode_job_is_refused():
+    artifact = {"keyguard_journals": {HOME: {"check_mode": True, "journal": JOURNAL}}}
+    assert undo_plan(json.dumps(artifact), "j.json")["error"] == (
+        "journal_file j.json holds the journals of a check-mode job: they list writes that were never made, so there "
+        "is nothing to undo."
+    )
