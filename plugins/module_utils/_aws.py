@@ -294,10 +294,15 @@ def safe_url(url):
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+# The shortest user name alone in a URL that is taken for a token; proxy tokens are far longer.
+MIN_TOKEN_LENGTH = 8
+
+
 def url_passwords(params):
     """Return the passwords inside the task's URL options (endpoint_url, aws_config.proxies), as given and decoded.
 
-    A URL with a user name but no password counts the user name instead: a proxy token often sits there.
+    A URL with a user name but no password counts the user name instead, when it is long enough to be a token (a
+    proxy token often sits there); a short one is a name, and masking it would blank its letters in every message.
     """
     urls = [params.get("endpoint_url")]
     aws_config = params.get("aws_config")
@@ -311,13 +316,15 @@ def url_passwords(params):
         urls += list(proxies.values())
     found = set()
     for url in urls:
-        if not isinstance(url, str) or "@" not in url:
-            continue
+        if not isinstance(url, str) or "@" not in url or "://" not in url:
+            continue  # not a URL with an authority: endpoint_url's check refuses it, naming the option
         # The authority ends at the first / ? or #; its user information at its last @ (a password may hold @).
         authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
         if "@" not in authority:
             continue
         userinfo = authority.rsplit("@", 1)[0]
+        if ":" not in userinfo and len(userinfo) < MIN_TOKEN_LENGTH:
+            continue
         secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
         found.update(value for value in (secret, unquote(secret)) if value)
     return found

@@ -301,9 +301,15 @@ def test_bad_max_attempts_in_the_profile_is_named(clean_env, tmp_path):
         ({"endpoint_url": "https://iam.amazonaws.com"}, set()),
         ({"endpoint_url": "http://127.0.0.1:5000/a@b"}, set()),  # an @ in the path is no user information
         (
-            {"aws_config": {"proxies": {"https": "http://u:p%40ss%3Aw@proxy:3128", "http": "http://tok3n@proxy:3128"}}},
-            {"p%40ss%3Aw", "p@ss:w", "tok3n"},
+            {
+                "aws_config": {
+                    "proxies": {"https": "http://u:p%40ss%3Aw@proxy:3128", "http": "http://tok3n-0123456789@proxy:3128"}
+                }
+            },
+            {"p%40ss%3Aw", "p@ss:w", "tok3n-0123456789"},
         ),
+        # a short user name alone is a name, not a token; and text without :// is no URL (its check names it)
+        ({"endpoint_url": "http://d@127.0.0.1:5000", "aws_config": {"proxies": {"http": "d@"}}}, set()),
         ({"endpoint_url": "http://u:a@b@host/", "aws_config": {"proxies": "not a dict"}}, {"a@b"}),
         ({"endpoint_url": None, "aws_config": None}, set()),
     ],
