@@ -12,12 +12,13 @@ BIN       := $(VENV)/bin
 VENV_OLDEST := .venv-oldest
 VENV_NEWEST := .venv-newest
 VENV_BENCH := .venv-bench
+VENV_IMPORTER := .venv-importer
 LINK      := .collections/ansible_collections/keyguard/aws
 # Tools find the collection as keyguard.aws through the link, and each other through PATH.
 TOOLS_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.collections"
 
 .PHONY: help setup demo demo-cis demo-policy demo-org demo-server bench bench-org bench-scale test lint pytest unit integration sanity docs changelog ansible-lint format clean
-.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest
+.PHONY: sanity-oldest sanity-newest matrix matrix-oldest matrix-newest importer
 
 help:  ## list the targets, each with one line (the default goal)
 	@echo 'Usage: make <target>'
@@ -40,6 +41,12 @@ $(VENV_NEWEST)/.installed: requirements-newest.txt
 	rm -rf $(VENV_NEWEST)
 	$(PYTHON313) -m venv $(VENV_NEWEST)
 	$(VENV_NEWEST)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-newest.txt
+	touch $@
+
+$(VENV_IMPORTER)/.installed: requirements-importer.txt
+	rm -rf $(VENV_IMPORTER)
+	$(PYTHON) -m venv $(VENV_IMPORTER)
+	$(VENV_IMPORTER)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-importer.txt
 	touch $@
 
 $(VENV_BENCH)/.installed: benchmarks/requirements.txt benchmarks/constraints.txt
@@ -69,7 +76,7 @@ demo-server: setup  ## keep a seeded moto server running and print the variables
 	$(BIN)/python tools/demo.py serve
 
 # Everything CI checks, in the order that fails fastest.
-test: lint changelog ansible-lint docs sanity matrix pytest  ## everything CI checks: lint, changelog, ansible-lint, docs, sanity, matrix, pytest
+test: lint changelog ansible-lint docs sanity importer matrix pytest  ## everything CI checks: lint, changelog, ansible-lint, docs, sanity, importer, matrix, pytest
 
 lint: setup  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -84,8 +91,8 @@ unit: setup  ## the unit tests only
 integration: setup  ## the end-to-end tests only (real ansible-playbook against moto)
 	$(BIN)/python -m pytest -n 2 tests/integration
 
-# ansible-test sanity (no ignore files) and units at both ends of the support matrix, side by side: every sanity
-# test on the newest ansible-core, and on the oldest only those whose verdict depends on ansible-core or Python.
+# ansible-test sanity, every test (no ignore files), and ansible-test units at both ends of the support matrix, side
+# by side: the partner certification checker runs the full sanity at 2.16 too.
 sanity:  ## ansible-test sanity and units at both ends of the support matrix
 	.ci/parallel.sh "$(MAKE) --no-print-directory sanity-newest" "$(MAKE) --no-print-directory sanity-oldest"
 
@@ -93,19 +100,25 @@ sanity-newest: $(VENV_NEWEST)/.installed  ## ansible-test sanity on the newest a
 	.ci/ansible_test.sh $(VENV_NEWEST) 3.13
 
 sanity-oldest: $(VENV_OLDEST)/.installed  ## ansible-test sanity on the oldest ansible-core and Python 3.11
-	.ci/ansible_test.sh $(VENV_OLDEST) 3.11 validate-modules import compile
+	.ci/ansible_test.sh $(VENV_OLDEST) 3.11
 
 # At each end of the support matrix, the end-to-end subset (pytest -m matrix: a change, a no-op, check mode,
 # an AWS error, info and bulk) runs its playbooks with that end's ansible-core, Python and botocore, against
-# moto from .venv; the oldest end also runs the unit tests on its botocore. .venv runs every test (`make pytest`).
+# moto from .venv; the oldest end also runs the unit tests on its botocore and the inventory and organization tests
+# (-m organization), where ansible-core changed most between 2.16 and 2.19. .venv runs every test (`make pytest`).
 matrix: matrix-oldest matrix-newest  ## the end-to-end subset at both ends of the support matrix
 
 matrix-oldest: setup $(VENV_OLDEST)/.installed  ## unit tests and the end-to-end subset on the oldest supported versions
 	$(VENV_OLDEST)/bin/python -m pytest -n 2 tests/unit
-	KEYGUARD_TEST_VENV=$(VENV_OLDEST) $(BIN)/python -m pytest -n 2 -m matrix tests/integration
+	KEYGUARD_TEST_VENV=$(VENV_OLDEST) $(BIN)/python -m pytest -n 2 -m "matrix or organization" tests/integration
 
 matrix-newest: setup $(VENV_NEWEST)/.installed  ## the end-to-end subset on the newest supported versions
 	KEYGUARD_TEST_VENV=$(VENV_NEWEST) $(BIN)/python -m pytest -n 2 -m matrix tests/integration
+
+# Build the tarball and run galaxy-importer on it, as Galaxy and Automation Hub do on upload (ansible-test off: see
+# `sanity`); any warning fails. The placeholder `repository` goes into CI's copy of galaxy.yml only.
+importer: $(VENV_IMPORTER)/.installed  ## build the tarball and run galaxy-importer on it, as Galaxy and Automation Hub do
+	.ci/galaxy_importer.sh $(VENV_IMPORTER)
 
 # Lint the plugin docs, then render the HTML docs offline into docs/preview/build/html.
 docs: setup  ## lint the plugin docs and render the HTML docs into docs/preview/build/html
@@ -117,7 +130,7 @@ changelog: setup  ## lint the changelog fragments and changelog.yaml
 	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 ansible-lint: setup  ## ansible-lint the shipped playbooks
-	$(TOOLS_ENV) ansible-lint --nocolor playbooks/
+	$(TOOLS_ENV) ansible-lint --nocolor playbooks/ extensions/eda/rulebooks/ docs/execution-environment/ docs/decision-environment/
 
 # keyguard.aws against amazon.aws.iam_access_key and the floor; prints tables, writes benchmarks/results/.
 bench: $(VENV_BENCH)/.installed $(LINK)  ## every benchmark (writes benchmarks/results/)
@@ -139,7 +152,7 @@ format: setup  ## fix what ruff can and format the code
 	$(BIN)/ruff format .
 
 clean:  ## remove the venvs, the collection link, caches and built docs
-	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) $(VENV_BENCH) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
+	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) $(VENV_BENCH) $(VENV_IMPORTER) .collections .pytest_cache .ruff_cache docs/preview/rst docs/preview/build
 
 # --- Event-Driven Ansible (issue 12): ansible-rulebook in a pinned venv of its own; it needs Java 17 (bindep.txt).
 VENV_EDA := .venv-eda

@@ -121,8 +121,8 @@ notes:
   - With O(cache=true), a cached listing is used until O(cache_timeout) passes or C(--flush-cache) is given.
     There is one per source file, set of O(organizational_units), and identity (O(access_key), O(profile),
     O(region), O(endpoint_url), O(assume_role_arn), E(AWS_PROFILE), E(AWS_ACCESS_KEY_ID), E(AWS_ENDPOINT_URL),
-    E(AWS_ENDPOINT_URL_ORGANIZATIONS)), hashed into the cache key; no secret goes in. The filters apply to the
-    cached listing.
+    E(AWS_ENDPOINT_URL_ORGANIZATIONS)), hashed into the cache key; no secret goes in, not even a URL's password.
+    The filters apply to the cached listing.
 """
 
 EXAMPLES = r"""
@@ -166,6 +166,7 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     KeyguardError,
     connect,
     redact,
+    safe_url,
     validate_connection,
 )
 from ansible_collections.keyguard.aws.plugins.module_utils._organizations import (
@@ -263,6 +264,8 @@ def cache_suffix(params, options):
     """
     identity = {name: params.get(name) for name in IDENTITY_OPTIONS}
     identity.update({name: os.environ.get(name) for name in IDENTITY_ENV})
+    # A URL's user:password@ says how to get through, not who lists or where: keep it out of the cache file's name.
+    identity = {name: safe_url(value) if "url" in name.lower() and value else value for name, value in identity.items()}
     listing = {"units": sorted(set(options["organizational_units"] or [])), "format": CACHE_FORMAT}
     blob = json.dumps([identity, listing], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -280,11 +283,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):
         """Read the source, list (or take from the cache) the accounts, and add their hosts and groups."""
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
         options = {name: self.get_option(name) for name in OPTIONS}
         params = {name: self.get_option(name) for name in CONNECTION_ARGS}
         try:
-            if options["account_statuses"] is not None and self.get_option_and_origin("account_states")[1] != "default":
+            # Read from the source itself: ansible-core 2.19.0's get_option_and_origin() calls every option that the
+            # source sets "default", so the check never fired there.
+            if options["account_statuses"] and "account_states" in (config or {}):
                 raise KeyguardError("account_states and account_statuses (deprecated) both set; keep account_states.")
             validate_options(options)
             check_rules(params)

@@ -56,6 +56,13 @@ def list_users_created(client, path_prefix=None):
         users.update((user["UserName"], user.get("CreateDate")) for user in page.get("Users", []))
         if not page.get("IsTruncated"):
             return users
+        if not page.get("Marker"):
+            # More users and no way to ask for them: stopping here would sweep part of the account in silence.
+            raise KeyguardError(
+                "iam:ListUsers answered that more users follow (IsTruncated) without a Marker to list them; check "
+                "endpoint_url and any proxy in between.",
+                "NotIAM",
+            )
         params = dict(params, Marker=page["Marker"])
 
 

@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import ssl
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     import botocore.credentials
@@ -298,6 +301,11 @@ def url_passwords(params):
     """
     urls = [params.get("endpoint_url")]
     aws_config = params.get("aws_config")
+    if isinstance(aws_config, str):  # not yet checked: given as JSON text, which Ansible turns into a dict later
+        try:
+            aws_config = json.loads(aws_config)
+        except ValueError:
+            aws_config = None
     proxies = aws_config.get("proxies") if isinstance(aws_config, dict) else None
     if isinstance(proxies, dict):
         urls += list(proxies.values())
@@ -315,13 +323,20 @@ def url_passwords(params):
     return found
 
 
-def protect_url_passwords(module):
-    """Add the passwords inside URL options to the module's no-log values, so Ansible masks them everywhere.
+class MaskedUrlModule(AnsibleModule):
+    """AnsibleModule with the passwords inside URL options among its no-log values from the start."""
 
-    Ansible masks no_log options, but endpoint_url and aws_config are not secret as a whole, so a proxy's or an
-    endpoint's user:password@ would otherwise show in invocation.module_args, at -vvvv and in registered results.
-    """
-    module.no_log_values.update(url_passwords(module.params))
+    def _load_params(self):
+        """Load the task's arguments, and make the passwords inside its URL options no-log values at once."""
+        # AnsibleModule checks the arguments while it is built, and a misspelt option or a wrong choice fails right
+        # there, with invocation.module_args: the passwords must be no-log values before that check. endpoint_url
+        # and aws_config are not secret as a whole, so Ansible would otherwise show a proxy's or an endpoint's
+        # user:password@ in invocation.module_args, at -vvvv and in registered results.
+        super()._load_params()
+        given = dict(self.params)
+        for alias in CONNECTION_ARGS["endpoint_url"]["aliases"]:  # aliases are folded in only by the check
+            given.setdefault("endpoint_url", given.get(alias))
+        self.no_log_values.update(url_passwords(given))
 
 
 def _one_line(exc, limit=1000):

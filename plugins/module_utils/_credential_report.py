@@ -78,6 +78,12 @@ def report_users(content):
     }
 
 
+def has_root_row(content):
+    """Return whether the report has the account root user's row, as every report AWS makes does."""
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    return any(row.get("user") == ROOT_USER for row in csv.DictReader(io.StringIO(text)))
+
+
 def _moment(value):
     """Return an ISO 8601 report value as an aware datetime, or None for N/A and the like."""
     if value is None or value.strip() in NO_VALUE:

@@ -125,11 +125,19 @@ def paginate(client, operation, key, **params):
         items = []
         for page in client.get_paginator(operation).paginate(**params):
             items.extend(page[key])
-        return items
-    except (ResponseParserError, KeyError, TypeError):
+    except (ResponseParserError, KeyError, TypeError, AttributeError):
+        # botocore's JSON parser meets a body it cannot map onto the model (a JSON array, a string where a list
+        # belongs) with AttributeError or TypeError rather than its own ResponseParserError.
         raise not_organizations(client, operation) from None
     except (BotoCoreError, ClientError) as exc:
         raise describe_error(exc, operation, client) from None
+    # Organizations names every account and OU by an ID of its own shape; an item without one is not its answer.
+    shape = ACCOUNT_ID_PATTERN if key == "Accounts" else UNIT_ID_PATTERN
+    for item in items:
+        named = key == "Accounts" or isinstance(item.get("Name") if isinstance(item, dict) else None, str)
+        if not (isinstance(item, dict) and isinstance(item.get("Id"), str) and shape.fullmatch(item["Id"]) and named):
+            raise not_organizations(client, operation)
+    return items
 
 
 def list_accounts(client):
@@ -145,7 +153,7 @@ def unit_name(client, unit_id):
         return "Root"
     try:
         return client.describe_organizational_unit(OrganizationalUnitId=unit_id)["OrganizationalUnit"]["Name"]
-    except (ResponseParserError, KeyError, TypeError):
+    except (ResponseParserError, KeyError, TypeError, AttributeError):
         raise not_organizations(client, "describe_organizational_unit") from None
     except (BotoCoreError, ClientError) as exc:
         raise describe_error(exc, "describe_organizational_unit", client) from None
@@ -195,8 +203,11 @@ def account_state(account):
 
 
 def wanted_states(options):
-    """Return the set of States to keep: account_statuses (deprecated) mapped to States if given, else account_states."""
-    if options.get("account_statuses") is not None:
+    """Return the set of States to keep: account_statuses (deprecated) mapped to States if given, else account_states.
+
+    An empty list of either means the default, [ACTIVE], as account_statuses always did: never an empty inventory.
+    """
+    if options.get("account_statuses"):
         return {state for status in options["account_statuses"] for state in STATUSES[status]}
     return set(options.get("account_states") or DEFAULT_STATES)
 
@@ -228,7 +239,8 @@ def select_accounts(accounts, options):
 
 def host_vars(account, template):
     """Return the host vars of one account; the role ARN follows the template in the account's partition."""
-    partition = account.get("Arn", "arn:aws:").split(":")[1] or "aws"
+    arn = (account.get("Arn") or "").split(":")
+    partition = arn[1] if len(arn) > 1 and arn[0] == "arn" and arn[1] else "aws"
     fields = dict(partition=partition, account_id=account["Id"], account_name=account.get("Name", ""))
     return dict(
         account_id=account["Id"],

@@ -315,7 +315,7 @@ skipped_keys:
 import threading
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     USER_NAME_PATTERN,
@@ -335,10 +335,10 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
     HAS_BOTOCORE,
     KeyguardError,
+    MaskedUrlModule,
     connect_with_sts,
     connection_rules,
     is_endpoint_failure,
-    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -898,8 +898,7 @@ def run_policy(connection, sts, params, check_mode, now):
 
 def main():
     """Run the module: validate, connect, read, compare, apply, report."""
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
-    protect_url_passwords(module)
+    module = MaskedUrlModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         validate(module.params)

@@ -267,7 +267,7 @@ diff:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     STATUSES,
@@ -282,9 +282,9 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
     HAS_BOTOCORE,
     KeyguardError,
+    MaskedUrlModule,
     connect,
     connection_rules,
-    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -517,13 +517,12 @@ def bulk_failure(failed, outcomes, check_mode):
 
 def main():
     """Run the module: validate, connect, ensure the status, report."""
-    module = AnsibleModule(
+    module = MaskedUrlModule(
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         required_one_of=[["access_key_id", "access_keys"]],
         **connection_rules(mutually_exclusive=[["access_key_id", "access_keys"], ["user_name", "access_keys"]]),
     )
-    protect_url_passwords(module)
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         wanted = requested_keys(module.params)

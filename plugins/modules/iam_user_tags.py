@@ -152,7 +152,7 @@ diff:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.keyguard.aws.plugins.module_utils._access_keys import (
     USER_NAME_PATTERN,
@@ -163,9 +163,9 @@ from ansible_collections.keyguard.aws.plugins.module_utils._aws import (
     CONNECTION_ARGS,
     HAS_BOTOCORE,
     KeyguardError,
+    MaskedUrlModule,
     connect,
     connection_rules,
-    protect_url_passwords,
     redact,
     validate_connection,
 )
@@ -301,8 +301,7 @@ def tag_result(item, previous, value, changed, conflict):
 
 def main():
     """Run the module: validate, connect, compare-and-set each user's tags, report."""
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
-    protect_url_passwords(module)
+    module = MaskedUrlModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **connection_rules())
     secrets = [module.params["secret_key"], module.params["session_token"]]
     try:
         users = requested_tags(module.params)

@@ -11,12 +11,12 @@ from harness import Ansible, Moto
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Refuse tests outside the matrix subset when KEYGUARD_TEST_VENV names another venv: they need .venv's tools."""
-    outside = [item.nodeid for item in items if item.get_closest_marker("matrix") is None]
+    """Refuse tests outside the matrix subsets when KEYGUARD_TEST_VENV names another venv: they need .venv's tools."""
+    outside = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in ("matrix", "organization"))]
     if os.environ.get("KEYGUARD_TEST_VENV") and outside:
         raise pytest.UsageError(
-            f"KEYGUARD_TEST_VENV runs only the `-m matrix` subset; {len(outside)} other tests were selected, "
-            f"such as {outside[0]}."
+            f"KEYGUARD_TEST_VENV runs only the `-m matrix` and `-m organization` subsets; {len(outside)} other tests "
+            f"were selected, such as {outside[0]}."
         )
 
 

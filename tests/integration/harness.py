@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import subprocess
@@ -46,6 +47,25 @@ PLAYBOOK = """\
       check_mode: false
       diff: false
 """
+
+
+@functools.cache
+def core_version():
+    """Return the (major, minor) of the ansible-core that runs the playbooks."""
+    out = subprocess.run(
+        [str(PYTHON), "-c", "import ansible.release; print(ansible.release.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return tuple(int(part) for part in out.split(".")[:2])
+
+
+def unwrapped(stderr):
+    """Return a CLI's stderr on one line when ansible-core wraps its warnings (at 79 columns, before 2.19)."""
+    # The wrap drops the space it breaks at, so the lines are joined with one (runs of spaces become one too); after
+    # a hyphen it breaks without a space ("us-\neast-1"), so those lines are joined as they are.
+    return " ".join(stderr.replace("-\n", "-").split()) if core_version() < (2, 19) else stderr
 
 
 def clean_environment(home):

@@ -107,3 +107,19 @@ def test_check_mode_summary_says_would_and_changes_nothing(ansible, moto, name):
         last = real.stdout.split("PLAY RECAP")[0].split("TASK [")[-2]
         assert "check mode" not in real.stdout.split("PLAY RECAP")[0].split("TASK [")[-1]
     assert "would" not in last  # the last task's summary
+
+
+def test_contain_exposed_key_artifact_says_when_it_is_only_a_prediction(ansible, moto):
+    # AWX and the EDA controller read keyguard_contained, not the log: in check mode it must not pass for a containment.
+    extra_vars = exposed(moto)
+    for check in (True, False):
+        env = {
+            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
+            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "AWS_ENDPOINT_URL_IAM": ansible.moto.url,
+            "ANSIBLE_SHOW_CUSTOM_STATS": "true",
+        }
+        run = ansible.run_file(PLAYBOOKS / "contain_exposed_key.yml", check=check, env=env, extra_vars=extra_vars)
+        assert run.rc == 0, run.stdout
+        stats = run.stdout.split("CUSTOM STATS:")[-1]
+        assert re.search(r'"check_mode": %s' % ("true" if check else "false"), stats), stats

@@ -75,3 +75,17 @@ def test_execution_environment_picks_up_boto3_and_botocore(installed, tmp_path):
     build_file = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists())
     assert "ansible-galaxy collection install" in build_file.read_text()
     assert "keyguard.aws" in (context / "_build" / "requirements.yml").read_text()
+
+
+def test_execution_environment_on_automation_platforms_2_16_image(tmp_path):
+    example = REPO / "docs" / "execution-environment"
+    context = tmp_path / "context"
+    definition = "execution-environment-aap25.yml"
+    run([str(BIN / "ansible-builder"), "create", "-f", definition, "-c", str(context)], cwd=example)
+    build = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists()).read_text()
+    # Automation Platform 2.5's minimal image: its own ansible-core 2.16 and ansible-runner on Python 3.11, microdnf.
+    assert 'EE_BASE_IMAGE="registry.redhat.io/ansible-automation-platform-25/ee-minimal-rhel9:latest"' in build
+    assert 'PYCMD="/usr/bin/python3.11"' in build and 'PKGMGR="/usr/bin/microdnf"' in build
+    assert "check_ansible" in build and "ansible-core" not in build, build
+    assert "ansible-galaxy collection install" in build
+    assert "keyguard.aws" in (context / "_build" / "requirements.yml").read_text()

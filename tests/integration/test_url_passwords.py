@@ -123,9 +123,9 @@ def test_passwords_are_masked_when_the_task_fails(ansible, moto, corporate_proxy
 
 
 # One task per module that takes the connection options, doing real work against moto; found on disk, so that a
-# module added later without protect_url_passwords(module) fails here (the KeyError names it).
+# module added later that does not mask them fails here (the KeyError names it).
 TASKS = {
-    "iam_access_key_status": dict(user_name="carol", status="Active"),
+    "iam_access_key_status": dict(user_name="carol", access_key_id="AKIAIOSFODNN7EXAMPLE", status="Active"),
     "iam_access_key_info": dict(user_name="carol"),
     "iam_access_key_policy": dict(unused_for_days=90, source="api"),
     "iam_user_tags": dict(tags=[dict(user_name="carol", key="team", value="red")]),
@@ -148,3 +148,19 @@ def test_every_module_masks_the_password_in_its_endpoint_url(ansible, moto, name
     assert sum(run.calls.values()) > 0  # it did reach moto through the URL with the password
     assert_never_shown(run, ENDPOINT_PASSWORD)
     assert f'"endpoint_url": "{moto.url.replace("http://", "http://kg:********@")}"' in run.stdout
+
+
+@pytest.mark.parametrize("name", CONNECTED_MODULES)
+def test_passwords_are_masked_when_the_arguments_are_refused(ansible, moto, name):
+    # A misspelt option: Ansible refuses it while it builds the module, before the module's own code runs.
+    endpoint = moto.url.replace("http://", f"http://keyguard:{ENDPOINT_PASSWORD}@")
+    proxy_url = f"http://proxyuser:{PROXY_PASSWORD_QUOTED}@127.0.0.1:9"
+    # the alias, as Ansible has not folded it into endpoint_url yet when it refuses the arguments
+    connection = {option: value for option, value in ansible.connection().items() if option != "endpoint_url"}
+    task = dict(TASKS[name], **connection, no_such_option=1, aws_endpoint_url=endpoint)
+    task["aws_config"] = {"proxies": {"http": proxy_url}}
+    run = ansible.run(task, module=f"keyguard.aws.{name}", verbosity=4)
+    assert run.result["failed"] is True, run.stdout
+    assert "no_such_option" in run.result["msg"]
+    assert_never_shown(run, ENDPOINT_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_QUOTED)
+    assert f'"aws_endpoint_url": "{moto.url.replace("http://", "http://keyguard:********@")}"' in run.stdout

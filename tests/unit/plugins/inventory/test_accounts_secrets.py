@@ -27,3 +27,20 @@ def test_url_secrets_covers_options_and_environment(monkeypatch):
         "p:proxy%40pw",
         "proxy%40pw",
     }
+
+
+def test_the_cache_key_holds_no_password_of_a_url(monkeypatch):
+    # The cache file is named with this digest; a password inside endpoint_url or AWS_ENDPOINT_URL* must not go in,
+    # not even hashed, while the endpoint itself still tells two listings apart.
+    for name in accounts.IDENTITY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    options = {"organizational_units": []}
+    plain = accounts.cache_suffix({"endpoint_url": "http://127.0.0.1:5000"}, options)
+
+    assert accounts.cache_suffix({"endpoint_url": "http://u:pw-1@127.0.0.1:5000"}, options) == plain
+    assert accounts.cache_suffix({"endpoint_url": "http://u:pw-2@127.0.0.1:5000"}, options) == plain
+    assert accounts.cache_suffix({"endpoint_url": "http://127.0.0.1:5001"}, options) != plain
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ORGANIZATIONS", "http://u:pw-3@org.example")
+    with_env = accounts.cache_suffix({"endpoint_url": "http://127.0.0.1:5000"}, options)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ORGANIZATIONS", "http://org.example")
+    assert accounts.cache_suffix({"endpoint_url": "http://127.0.0.1:5000"}, options) == with_env != plain

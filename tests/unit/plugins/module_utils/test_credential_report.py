@@ -243,6 +243,18 @@ def test_list_users_pages_1000_at_a_time_under_a_path(iam):
     assert (len(names), names[0], names[-1]) == (1001, "u0", "last")
 
 
+def test_a_truncated_user_listing_without_a_marker_fails_in_one_line_instead_of_a_traceback(iam):
+    client, stubber = iam
+    stubber.add_response("list_users", {"Users": [], "IsTruncated": True}, {"MaxItems": 1000})
+    with pytest.raises(KeyguardError) as err:
+        list_users(client)
+    assert (err.value.code, str(err.value)) == (
+        "NotIAM",
+        "iam:ListUsers answered that more users follow (IsTruncated) without a Marker to list them; check "
+        "endpoint_url and any proxy in between.",
+    )
+
+
 def params(**overrides):
     """Return iam_access_key_info params for a sweep of every user."""
     base = dict(
@@ -667,3 +679,26 @@ def test_a_user_moved_out_whose_keys_are_gone_is_still_accounted_for(iam):
     assert _sweep.find_keys(sweep, task, NOW) == []
     (moved,) = sweep.skipped_keys
     assert moved["user_name"] == "dave" and moved["reason"].startswith("the user was moved out of path_prefix")
+
+
+@pytest.mark.parametrize(("rows", "expected"), [(ROWS[3:4], None), (ROWS[0:1] + ROWS[3:4], "root's key")])
+def test_root_access_keys_are_unknown_without_the_root_row_never_an_empty_list(iam, rows, expected):
+    # An empty list says the root user has no keys (what CIS asks); a report without the <root_account> row (moto's,
+    # or one cut short on the way) cannot say that.
+    client, stubber = iam
+    content = ("\n".join([HEADER, *rows]) + "\n").encode()
+    expect_generate(stubber, "COMPLETE")
+    stubber.add_response(
+        "get_credential_report", {"Content": content, "ReportFormat": "text/csv", "GeneratedTime": GENERATED}, {}
+    )
+    expect_users(stubber, ["carol"])
+    task = params(status="Active", older_than_days=36500)
+    sweep = _sweep.Sweep(client, task)
+    assert _sweep.find_keys(sweep, task, NOW) == []
+    stubber.assert_no_pending_responses()
+    result = iam_access_key_info.report(sweep, [])
+    assert result["source"] == "credential_report"
+    if expected is None:
+        assert result["root_access_keys"] is None
+    else:
+        assert result["root_access_keys"] == [root_key(parse_report(REPORT)[0])]

@@ -220,6 +220,18 @@ def test_select_accounts_reads_state_and_falls_back_to_status_only_without_it():
     ]
 
 
+def test_an_empty_account_statuses_means_the_default_as_it_always_did():
+    # Before account_states, account_statuses: [] kept the ACTIVE accounts; the deprecated alias must not turn it into
+    # an empty inventory, and it must read as account_states: [] does.
+    accounts = [account("111111111111", "today"), account("444444444444", "closed", state="CLOSED")]
+    pick = _organizations.select_accounts
+
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": []})] == ["111111111111"]
+    assert [a["Id"] for a in pick(accounts, {"account_statuses": []})] == [
+        a["Id"] for a in pick(accounts, {"account_states": []})
+    ]
+
+
 def test_host_vars_build_the_role_in_the_accounts_partition():
     listed = dict(
         account("111111111111", "cn-prod", partition="aws-cn"), OuPath=["Root", "Prod"], OuId="ou-ab12-11111111"
@@ -341,3 +353,88 @@ def test_state_from_the_wire_leaves_an_unreadable_answer_to_the_listing():
     parsed = {"Accounts": [{"Id": "111111111111"}]}
     _organizations._add_states(http_response=Raw(), parsed=parsed)
     assert parsed == {"Accounts": [{"Id": "111111111111"}]}
+
+
+class _FixedAnswer(http.server.BaseHTTPRequestHandler):
+    """Answer every request with the JSON body in the server's `body`, with HTTP 200."""
+
+    def do_POST(self):  # noqa: N802 - the name http.server calls
+        self.rfile.read(int(self.headers["Content-Length"]))
+        action = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        data = getattr(self.server, "bodies", {}).get(action, getattr(self.server, "body", "")).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        """Keep the test's output quiet."""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",  # a JSON array: some other JSON API
+        '{"Accounts": "x"}',
+        '{"Accounts": [{"State": "ACTIVE", "Name": "no ID"}]}',
+        '{"Accounts": [{"Id": "not-an-account", "State": "ACTIVE"}]}',
+    ],
+)
+def test_an_answer_with_json_that_is_not_organizations_is_one_line_naming_the_endpoint(body):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FixedAnswer)
+    server.body = body
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    client = botocore.session.get_session().create_client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAEXAMPLE000000000",
+        aws_secret_access_key="x",
+    )
+    try:
+        with pytest.raises(KeyguardError) as err:
+            _organizations.select_accounts(_organizations.list_accounts(client), {})
+        with pytest.raises(KeyguardError) as walked:
+            _organizations.walk_units(client, ["r-ab12"])
+    finally:
+        server.shutdown()
+
+    assert err.value.code == walked.value.code == "NotOrganizations"
+    assert str(err.value).startswith(f"organizations:ListAccounts: {endpoint} answered with something that is not")
+    assert str(walked.value).startswith(f"organizations:ListAccountsForParent: {endpoint} answered with something")
+
+
+def test_host_vars_of_an_account_with_an_odd_arn_default_to_the_aws_partition():
+    listed = dict(account("111111111111", "odd"), Arn="bogus", OuPath=None, OuId=None)
+
+    assert _organizations.host_vars(listed, _organizations.DEFAULT_ROLE_ARN_TEMPLATE)["account_role_arn"] == (
+        "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
+    )
+
+
+def test_a_describe_organizational_unit_answer_that_is_not_organizations_is_one_line():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FixedAnswer)
+    server.bodies = {
+        "ListAccountsForParent": '{"Accounts": []}',
+        "ListOrganizationalUnitsForParent": '{"OrganizationalUnits": []}',
+        "DescribeOrganizationalUnit": "[]",
+    }
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    client = botocore.session.get_session().create_client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAEXAMPLE000000000",
+        aws_secret_access_key="x",
+    )
+    try:
+        with pytest.raises(KeyguardError) as err:
+            _organizations.walk_units(client, ["ou-ab12-11111111"])
+    finally:
+        server.shutdown()
+
+    assert err.value.code == "NotOrganizations"
+    assert str(err.value).startswith(f"organizations:DescribeOrganizationalUnit: {endpoint} answered with something")

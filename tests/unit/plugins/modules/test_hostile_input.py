@@ -8,12 +8,11 @@ import re
 from contextlib import redirect_stdout
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
-from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args, patch_module_args
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 VALID = {"access_key_id": KEY_ID, "status": "Inactive"}

@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 
 import botocore.session
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_status as module
-from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args, patch_module_args
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SIGNER = "AKIAI44QH8DHBEXAMPLE"
