@@ -74,6 +74,8 @@ def sweep(env, source, forks):
     command += ["--forks", str(forks)]
     # each run's journals (one file per account) go to the benchmark's own directory, not the working directory
     command += ["-e", f"keyguard_journal_dir={Path(env['ANSIBLE_HOME']).parent / 'journals'}"]
+    # and so does the sweep report, written once per run (its cost is part of the sweep's wall time)
+    command += ["-e", f"keyguard_report_dir={Path(env['ANSIBLE_HOME']).parent / 'reports'}"]
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start

@@ -3,7 +3,10 @@
 python tools/demo.py          the main job: preview, deactivate, re-run, shut off a leaked key (`make demo`)
 python tools/demo.py cis      the CIS 45-days-unused sweep: check-mode report, apply, re-run (`make demo-cis`)
 python tools/demo.py policy   the key policy: warn, pending, deadline passed, deactivate, then undo (`make demo-policy`)
-python tools/demo.py org      an AWS Organization: the accounts inventory, then the sweep of every account (`make demo-org`)
+python tools/demo.py org [DIR]  an AWS Organization: the accounts inventory, then the sweep of every account
+                              (`make demo-org`); each run's sweep report goes to DIR/1-preview, 2-apply and 3-rerun
+                              (DIR: the checkout's keyguard-reports/demo-org, gitignored), and the demo ends by
+                              printing the path of the report of the run that deactivated the keys
 python tools/demo.py serve    keep a seeded server running and print the variables to use it (`make demo-server`)
 python tools/demo.py eda      AWS reports leaked keys through SQS; ansible-rulebook shuts them off (`make demo-eda`)
 """
@@ -185,14 +188,23 @@ def org_sweep(moto, env):
     print("$ ansible-inventory -i org.accounts.yml --graph", flush=True)
     subprocess.call([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(source), "--graph"], env=env)
     sweep = ("-i", str(source), "--forks", "3")
-    rcs = [playbook("org_cis_sweep.yml", env, *sweep, "--check")]
-    rcs += [playbook("org_cis_sweep.yml", env, *sweep), playbook("org_cis_sweep.yml", env, *sweep)]
+    # The reports outlive the demo's temporary directory: they go where the person running it can open them.
+    reports = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else REPO / "keyguard-reports" / "demo-org"
+    runs = {"1-preview": ("--check",), "2-apply": (), "3-rerun": ()}
+    rcs = [
+        playbook("org_cis_sweep.yml", env, *sweep, *check, "-e", f"keyguard_report_dir={reports / run}")
+        for run, check in runs.items()
+    ]
     print("\nKeys as each account now holds them:")
     for name, account_id in accounts.items():
         if name != "closed-legacy":
             for key, (user, status) in sorted(org.keys(account_id).items(), key=lambda item: item[1]):
                 print(f"  {name:<14} {user:<15} {key}  {status}")
     today.close()
+    print("\nSweep reports (a page with charts, and keyguard-keys.csv beside it):")
+    for run in runs:
+        print(f"  {run:<10} {reports / run / 'keyguard-report.html'}")
+    print(f"\nThe report of the sweep that deactivated the keys: {reports / '2-apply' / 'keyguard-report.html'}")
     return max(rcs)
 
 

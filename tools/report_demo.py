@@ -2,13 +2,10 @@
 
 python tools/report_demo.py DIR [--screenshot PNG]
     starts moto, seeds the demo organization (the accounts of `make demo-org`, with more users and keys of every
-    age), runs a real ansible-playbook sweep (keyguard.aws.iam_access_key_info in each account, one account
-    failing, the report assembled once on localhost by keyguard.aws.sweep_report), then turns the info results
-    into the policy module's result shape with plausible actions (simulate_policy) and writes that report into
-    DIR with keyguard.aws.sweep_report too. --screenshot saves a PNG of it taken in headless Chromium.
-
-simulate_policy() stands in for keyguard.aws.iam_access_key_policy until that module lands; the report reads only
-the result shape fixed in the contract, so swapping in the real module changes the actions, not the report.
+    age, some owners already warned with a deadline past or to come, and one account whose role is denied), and
+    runs the shipped playbooks/org_cis_sweep.yml on it (keyguard.aws.iam_access_key_policy in each account, grace
+    period of 14 days, the report assembled once on the controller by keyguard.aws.sweep_report) with the report
+    written into DIR. --screenshot saves a PNG of it taken in headless Chromium (docs/images/sweep_report.png).
 """
 
 from __future__ import annotations
@@ -58,75 +55,10 @@ EXTRA = {  # per account, on top of FLEET
     "staging": [("qa-runner", [(33, 1)]), ("=1+2", [(80, 80)])],  # a legal IAM name a spreadsheet would compute
     "sandbox": [("intern-2024", [(500, None)])],
 }
-SWEEP = """\
-- name: Sweep each account (report only), then write the report once
-  hosts: all
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  module_defaults:
-    group/keyguard.aws.aws:
-      assume_role_arn: "{{ account_role_arn }}"
-      assume_role_session_name: keyguard-org-sweep
-      endpoint_url: "{{ keyguard_endpoint_url | default(omit) }}"
-  tasks:
-    - name: Until the sweep says otherwise, this account did not finish
-      ansible.builtin.set_fact:
-        keyguard_account:
-          account_id: "{{ account_id }}"
-          account_name: "{{ account_name | default(none) }}"
-          error: the sweep did not finish in this account
-          result: null
-
-    - name: Sweep this account
-      block:
-        - name: Read every key with its age and last use
-          keyguard.aws.iam_access_key_info:
-            all_users: true
-          register: keys
-      rescue:
-        - name: Record why this account failed
-          ansible.builtin.set_fact:
-            sweep_error: "{{ ansible_failed_result.msg | default('failed') }}"
-      always:
-        - name: Keep this account's outcome for the report
-          ansible.builtin.set_fact:
-            keyguard_account:
-              account_id: "{{ account_id }}"
-              account_name: "{{ account_name | default(none) }}"
-              error: "{{ sweep_error | default(none) }}"
-              result: "{{ keys if sweep_error is not defined else none }}"
-
-    - name: Write the sweep report once, on the controller, after every account finished (failed ones too)
-      keyguard.aws.sweep_report:
-        dest: "{{ keyguard_report_dir }}"
-        accounts: "{{ ansible_play_hosts_all | map('extract', hostvars, 'keyguard_account') | list }}"
-        run:
-          started: "{{ keyguard_started }}"
-          finished: "{{ now(utc=true).strftime('%Y-%m-%dT%H:%M:%SZ') }}"
-          scope: demo organization on moto
-          policy: {unused_for_days: 45}
-          check_mode: "{{ ansible_check_mode }}"
-      register: report
-      run_once: true
-      delegate_to: localhost
-
-    - name: Keep every account's outcome for the policy simulation
-      ansible.builtin.copy:
-        content: "{{ ansible_play_hosts_all | map('extract', hostvars, 'keyguard_account') | list | to_json }}"
-        dest: "{{ keyguard_report_dir }}/accounts.json"
-        mode: "0600"
-      run_once: true
-      delegate_to: localhost
-
-    - name: Keep the report task's result
-      ansible.builtin.copy:
-        content: "{{ report | to_json }}"
-        dest: "{{ keyguard_report_dir }}/report-result.json"
-        mode: "0600"
-      run_once: true
-      delegate_to: localhost
-"""
+# Owners an earlier run with grace_days warned: days from today to the deadline on their key (past: deactivate now).
+DEADLINES = {"backup": -1, "old-report-job": -3, "metrics-export": 5}
+SWEEP_VARS = dict(grace_days=14, keyguard_report_scope="the demo organization on moto: every member account")
+DENIED = "User: arn:aws:iam::123456789012:user/keyguard-sweeper is not authorized to perform: sts:AssumeRole on resource: {role}"
 WRITE = """\
 - name: Write the policy-shaped report
   hosts: localhost
@@ -170,7 +102,7 @@ def seed(moto, account_names=("prod-payments", "staging", "sandbox")):
         for user, keys in FLEET + EXTRA.get(name, []):
             iam.create_user(UserName=user)
             if user == "break-glass":
-                iam.tag_user(UserName=user, Tags=[{"Key": "keyguard:exempt", "Value": "emergency access"}])
+                iam.tag_user(UserName=user, Tags=[{"Key": "keyguard:exempt", "Value": "true"}])
             for age, unused in keys:
                 moto.days_ago(age)
                 key = iam.create_access_key(UserName=user)["AccessKey"]
@@ -187,16 +119,6 @@ def seed(moto, account_names=("prod-payments", "staging", "sandbox")):
     return org, accounts
 
 
-def inventory(org, accounts, failing=None, dead_url=None):
-    """Return a YAML inventory with one host per account; `failing` names one whose IAM endpoint does not answer."""
-    hosts = {}
-    for name, account_id in accounts.items():
-        hosts[name] = dict(account_id=account_id, account_name=name, account_role_arn=org.role_arn(account_id))
-        if name == failing:
-            hosts[name]["keyguard_endpoint_url"] = dead_url
-    return json.dumps({"all": {"hosts": hosts, "vars": {"ansible_connection": "local"}}})
-
-
 def playbook(text, workdir, env, *args, name="play.yml"):
     """Write and run a playbook with ansible-playbook; return the CompletedProcess."""
     path = Path(workdir) / name
@@ -205,19 +127,38 @@ def playbook(text, workdir, env, *args, name="play.yml"):
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
-def sweep(moto_url, org, accounts, workdir, report_dir, failing="closed-legacy", dead_url="http://127.0.0.1:9"):
-    """Run the report-only sweep playbook over the accounts; return (CompletedProcess, accounts entries, result)."""
-    source = Path(workdir) / "accounts.yml"
-    source.write_text(inventory(org, accounts, failing, dead_url))
+def mark_deadlines(org, accounts, deadlines):
+    """Tag each named user's one key with a grace deadline so many days from today, in every account, as an earlier
+    run of the policy with grace_days would have (negative: the deadline has passed)."""
+    today = date.today()
+    for account_id in accounts.values():
+        iam = org.member(account_id)
+        for user, days in deadlines.items():
+            (key,) = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+            value = (today + timedelta(days=days)).isoformat()
+            iam.tag_user(
+                UserName=user, Tags=[{"Key": f"keyguard:deactivate-after:{key['AccessKeyId']}", "Value": value}]
+            )
+
+
+def sweep(moto_url, org, workdir, report_dir, sts_url=None, **extra_vars):
+    """Run playbooks/org_cis_sweep.yml on the organization's member accounts (keyguard.aws.accounts inventory, one
+    host per account named after it), the report written into report_dir; return the CompletedProcess.
+
+    sts_url: where STS is reached instead of moto (a proxy that denies a role, say); Organizations goes there too.
+    """
+    source = Path(workdir) / "org.accounts.yml"
+    source.write_text(f"plugin: keyguard.aws.accounts\nexclude_accounts: ['{org.management_id}']\nhostname: name\n")
     env = environment(moto_url, str(workdir))
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    extra = json.dumps({"keyguard_report_dir": str(report_dir), "keyguard_started": started})
-    proc = playbook(SWEEP, workdir, env, "-i", str(source), "-e", extra, "--forks", "4", name="sweep.yml")
-    if proc.returncode != 0:
-        raise RuntimeError(f"the sweep playbook failed:\n{proc.stdout}\n{proc.stderr}")
-    entries = json.loads((Path(report_dir) / "accounts.json").read_text())
-    result = json.loads((Path(report_dir) / "report-result.json").read_text())
-    return proc, entries, result
+    if sts_url:
+        env.update(AWS_ENDPOINT_URL_STS=sts_url, AWS_ENDPOINT_URL_ORGANIZATIONS=sts_url)
+    env.update(ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
+    variables = dict(
+        keyguard_report_dir=str(report_dir), keyguard_journal_dir=str(Path(workdir) / "journals"), **extra_vars
+    )
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(source)]
+    command += [str(REPO / "playbooks" / "org_cis_sweep.yml"), "--forks", "4", "-e", json.dumps(variables)]
+    return subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
 
 
 def write_report(entries, run, report_dir, workdir, env=None, check=False):
@@ -232,69 +173,6 @@ def write_report(entries, run, report_dir, workdir, env=None, check=False):
     if proc.returncode != 0:
         raise RuntimeError(f"the report playbook failed:\n{proc.stdout}\n{proc.stderr}")
     return proc, json.loads(out.read_text())
-
-
-def simulate_policy(entry, today, policy=POLICY):
-    """Return the account entry with its info result turned into the policy module's result, with plausible actions.
-
-    Active keys unused for more than unused_for_days are stale: the first week of grace they are warned, the second
-    pending, after that deactivated; break-glass users are exempt. A stand-in for iam_access_key_policy.
-    """
-    if entry["result"] is None:
-        return entry
-    info = entry["result"]
-    limit, grace = policy["unused_for_days"], policy["grace_days"]
-    keys, counts = [], dict.fromkeys(("seen", "stale", "deactivated", "warned", "pending", "exempt", "cleared"), 0)
-    counts.update(none=0, failed=0)
-    for key in info["access_keys"]:
-        unused = key["days_since_last_use"]
-        stale = key["status"] == "Active" and unused is not None and unused > limit
-        action, status, deadline = "none", key["status"], None
-        if key["user_name"] in policy["exempt_users"]:
-            action, reason = ("exempt", f"user {key['user_name']} is in exempt_users")
-        elif not stale:
-            reason = "inactive already" if key["status"] != "Active" else f"used {unused} days ago, within {limit} days"
-        else:
-            overdue = unused - limit
-            due = today + timedelta(days=max(grace - overdue, 0))
-            if overdue > grace:
-                action, status = "deactivated", "Inactive"
-                reason = f"unused for {unused} days, more than {limit} days and {grace} days of grace"
-            elif overdue <= grace // 2:
-                action, deadline = "warned", due.isoformat()
-                reason = f"unused for {unused} days; the owner is warned and the key goes off on {due.isoformat()}"
-            else:
-                action, deadline = "pending", due.isoformat()
-                reason = f"unused for {unused} days; in its grace period until {due.isoformat()}"
-        counts["seen"] += 1
-        counts["stale"] += stale
-        counts[action] += 1
-        keys.append(
-            dict(
-                key,
-                slot=None,
-                previous_status=key["status"],
-                status=status,
-                action=action,
-                reason=reason,
-                deadline=deadline,
-            )
-        )
-    caller = f"arn:aws:sts::{entry['account_id']}:assumed-role/OrganizationAccountAccessRole/keyguard-org-sweep"
-    result = dict(
-        changed=counts["deactivated"] > 0,
-        account_id=entry["account_id"],
-        caller_arn=caller,
-        policy=dict(policy),
-        source=info.get("source"),
-        credential_report_generated=info.get("credential_report_generated"),
-        access_keys=keys,
-        counts=counts,
-        journal=[],
-        notices=[],
-        skipped_keys=list(info.get("skipped_keys") or info.get("skipped") or []),
-    )
-    return dict(entry, result=result)
 
 
 def synthetic_accounts(accounts=100, keys=5000, actions_share=1.0, seed=19):
@@ -373,32 +251,39 @@ def screenshot(page, png, width=1200, height=1800):
 
 
 def main():
-    """Seed, sweep, simulate the policy, write the report into DIR, and optionally screenshot it."""
+    """Seed, sweep with the shipped playbook (one account denied), write the report into DIR, and screenshot it."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", type=Path)
     parser.add_argument("--screenshot", type=Path)
     parser.add_argument("--height", type=int, default=1800)
     options = parser.parse_args()
     options.dir.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    from fault_proxy import FaultProxy  # the tests' proxy: it denies one account's role, as a missing trust would
+
     with tempfile.TemporaryDirectory() as workdir, MotoServer(workdir) as moto:
         org, accounts = seed(moto)
-        accounts["closed-legacy"] = org.account("closed-legacy")
-        started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        _proc, entries, _result = sweep(moto.url, org, accounts, workdir, Path(workdir) / "report-only")
-        run = dict(
-            started=started,
-            finished=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            caller_arn="arn:aws:iam::000000000000:user/keyguard-sweeper",
-            scope="organization root, 4 member accounts (keyguard.aws.accounts inventory)",
-            policy=POLICY,
+        mark_deadlines(org, accounts, DEADLINES)
+        denied = org.account("closed-legacy")
+        proxy = FaultProxy(moto.url)
+        proxy.fail(
+            "AssumeRole",
+            100,
+            403,
+            "AccessDenied",
+            DENIED.format(role=org.role_arn(denied)),
+            match={"RoleArn": org.role_arn(denied)},
         )
-        entries = [simulate_policy(entry, date.today()) for entry in entries]
-        _proc, result = write_report(entries, run, options.dir, workdir)
-    # The report's input, to re-render it without a sweep: keyguard.aws.sweep_report's accounts and run.
-    (options.dir / "report-input.json").write_text(json.dumps(dict(accounts=entries, run=run), indent=1))
-    print(f"report: {result['html_path']}\ncsv:    {result['csv_path']}\nheadline: {json.dumps(result['headline'])}")
+        try:
+            proc = sweep(moto.url, org, workdir, options.dir.resolve(), sts_url=proxy.url, **SWEEP_VARS)
+        finally:
+            proxy.close()
+    if proc.returncode not in (0, 2):  # 2: the denied account failed, as it should
+        raise RuntimeError(f"the sweep playbook failed:\n{proc.stdout}\n{proc.stderr}")
+    html = options.dir.resolve() / "keyguard-report.html"
+    print(f"report: {html}\ncsv:    {html.with_name('keyguard-keys.csv')}")
     if options.screenshot:
-        screenshot(result["html_path"], options.screenshot, height=options.height)
+        screenshot(html, options.screenshot, height=options.height)
         print(f"screenshot: {options.screenshot}")
     return 0
 

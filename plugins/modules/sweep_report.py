@@ -10,7 +10,7 @@ short_description: Write a sweep's evidence report, one HTML page with charts an
 version_added: 0.2.0
 description:
   - Writes two files into O(dest) from the results of a sweep over one or many accounts
-    (C(keyguard.aws.iam_access_key_policy), or M(keyguard.aws.iam_access_key_info) for a report-only sweep).
+    (M(keyguard.aws.iam_access_key_policy), or M(keyguard.aws.iam_access_key_info) for a report-only sweep).
   - C(keyguard-report.html) is one self-contained page (inline CSS and SVG, no JavaScript, nothing fetched from the
     network) for people to read and print. It has the headline (when, where, by whom, the policy, accounts swept
     and failed with their reasons, keys seen, stale, deactivated, warned, pending, exempt and failed), a chart of
@@ -54,7 +54,11 @@ options:
         type: str
       result:
         description:
-          - The account's registered C(keyguard.aws.iam_access_key_policy) result, or null when the account failed.
+          - The account's registered M(keyguard.aws.iam_access_key_policy) result, or null when the account failed
+            before the policy returned one.
+          - A policy task that failed on some keys still returns every key it saw; pass that result with the
+            O(accounts[].error) too, so that its keys (and the writes it made) are in the report while the account
+            counts as failed.
           - A M(keyguard.aws.iam_access_key_info) result is accepted too; its keys are reported with action
             V(none) (a report-only sweep), and a key counts as stale when it is V(Active) and passes
             O(run.policy)'s C(older_than_days) or C(unused_for_days).

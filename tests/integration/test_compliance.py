@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
@@ -230,16 +231,37 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET
 def playbook(ansible, name, check=False, **extra_vars):
     """Run one of playbooks/ against moto, connection from the environment; return the Run.
 
-    Journals go to the test's own directory, never the working directory.
+    Journals and reports go to the test's own directory, never the working directory. The custom stats (set_stats)
+    are printed at the end.
     """
     env = dict(AWS_ENV, AWS_ENDPOINT_URL_IAM=ansible.moto.url, AWS_ENDPOINT_URL_STS=ansible.moto.url)
+    env.update(ANSIBLE_SHOW_CUSTOM_STATS="true")
     extra_vars.setdefault("keyguard_journal_dir", str(ansible.workdir / "journals"))
+    extra_vars.setdefault("keyguard_report_dir", str(ansible.workdir / "reports"))
     return ansible.run_file(REPO / "playbooks" / name, check=check, env=env, extra_vars=extra_vars)
+
+
+def custom_stats(stdout):
+    """Return the set_stats data that ansible-playbook printed after the recap (ANSIBLE_SHOW_CUSTOM_STATS)."""
+    text = stdout.split("CUSTOM STATS:", 1)[1]
+    match = re.search(r"RUN: (\{.*\})\s*$", text, re.MULTILINE | re.DOTALL)
+    return json.loads(match.group(1))
+
+
+def report_rows(directory):
+    """Return the sweep report CSV's rows in the directory, by user (one key each here), and the page's text.
+
+    On the credential report path a key the policy did not act on has no key ID in the CSV, only its slot.
+    """
+    with open(directory / "keyguard-keys.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["user_name"]: row for row in csv.DictReader(handle)}
+    return rows, (directory / "keyguard-report.html").read_text(encoding="utf-8")
 
 
 def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
     journals = ansible.workdir / "journals"
-    report = playbook(ansible, "cis_unused_keys.yml", check=True)
+    reports = ansible.workdir / "reports"
+    report = playbook(ansible, "cis_unused_keys.yml", check=True, keyguard_report_dir=str(reports / "check"))
     assert report.rc == 0, report.stdout
     assert re.search(rf"never {fleet['never']['AccessKeyId']}: 50 days unused \(last used never", report.stdout)
     assert re.search(rf"stale {fleet['stale']['AccessKeyId']}: 60 days unused", report.stdout)
@@ -251,8 +273,27 @@ def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
         Counter({a: n for a, n in report.calls.items() if a in ("UpdateAccessKey", "TagUser", "UntagUser")})
         == Counter()
     )
+    # A --check run writes its preview report: the predicted statuses, marked as a preview on the page.
+    rows, page = report_rows(reports / "check")
+    assert set(rows) == set(fleet)  # every key seen, those left alone too
+    assert {rows[u]["access_key_id"] for u in ("stale", "never")} == {
+        fleet[u]["AccessKeyId"] for u in ("stale", "never")
+    }
+    predicted = {user: (row["status_before"], row["status_after"]) for user, row in rows.items()}
+    assert predicted == {
+        "fresh": ("Active", "Active"),
+        "stale": ("Active", "Inactive"),
+        "never": ("Active", "Inactive"),
+        "busy": ("Active", "Active"),
+        "off": ("Inactive", "Inactive"),
+    }
+    assert 'id="preview">Preview (check mode): nothing was changed.' in page
+    stats = custom_stats(report.stdout)["keyguard_report"]
+    assert (stats["check_mode"], stats["keys_seen"], stats["keys_stale"], stats["keys_deactivated"]) == (True, 5, 2, 2)
+    assert stats["html"] == str(reports / "check" / "keyguard-report.html")
+    assert f"Sweep report (check mode: a preview, nothing changed): {stats['html']}" in " ".join(report.stdout.split())
 
-    applied = playbook(ansible, "cis_unused_keys.yml")
+    applied = playbook(ansible, "cis_unused_keys.yml", keyguard_report_dir=str(reports / "apply"))
     assert applied.rc == 0, applied.stdout
     assert "2 of 2 stale keys deactivated; 0 warned, 0 pending, 0 exempt, 0 cleared" in applied.stdout
     assert [moto.status(u, fleet[u]["AccessKeyId"]) for u in ("never", "stale", "busy", "fresh")] == [
@@ -272,11 +313,28 @@ def test_cis_sweep_report_apply_rerun(ansible, moto, fleet):
         ("status", "stale", "Active", "Inactive"),
     ]
     assert f"undo with playbooks/undo_sweep.yml -e journal_file={saved}" in " ".join(applied.stdout.split())
+    # The report says what the server now holds, key by key, and what was done to each.
+    rows, page = report_rows(reports / "apply")
+    assert {user: row["status_after"] for user, row in rows.items()} == {
+        user: moto.status(user, key["AccessKeyId"]) for user, key in fleet.items()
+    }
+    deactivated = {(e["user_name"], e["access_key_id"]) for e in content["journal"]}
+    assert {(u, r["access_key_id"]) for u, r in rows.items() if r["action"] == "deactivated"} == deactivated
+    assert 'id="preview"' not in page
+    stats = custom_stats(applied.stdout)["keyguard_report"]
+    assert (stats["check_mode"], stats["keys_seen"], stats["keys_deactivated"], stats["accounts_swept"]) == (
+        False,
+        5,
+        2,
+        1,
+    )
 
-    again = playbook(ansible, "cis_unused_keys.yml")
+    again = playbook(ansible, "cis_unused_keys.yml", keyguard_report_dir=str(reports / "again"))
     assert again.rc == 0, again.stdout
     assert "0 of 0 stale keys deactivated" in again.stdout
+    # changed=0 although the report was written to a new directory: the recap's changes are keys only
     assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s", again.stdout)
+    assert (reports / "again" / "keyguard-report.html").is_file()
     assert len(list(journals.iterdir())) == 1  # nothing written, no new journal
 
 

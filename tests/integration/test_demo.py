@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -44,9 +45,10 @@ def test_demo_cis_sweep_reports_applies_and_reruns():
     }
 
 
-def test_demo_org_lists_the_organization_and_sweeps_every_account():
+def test_demo_org_lists_the_organization_and_sweeps_every_account(tmp_path):
+    reports = tmp_path / "reports"  # `make demo-org` writes them to the checkout's gitignored keyguard-reports/demo-org
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "demo.py"), "org"],
+        [sys.executable, str(REPO / "tools" / "demo.py"), "org", str(reports)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -70,12 +72,26 @@ def test_demo_org_lists_the_organization_and_sweeps_every_account():
     # each account: the policy and its journal file; one of them also made the journal directory
     assert sum(applied) == 3 + 3 + 1 and set(applied) <= {2, 3}
     assert again == [0, 0, 0]
-    final = proc.stdout.split("Keys as each account now holds them:")[1].split()
+    final = proc.stdout.split("Keys as each account now holds them:")[1].split("Sweep reports")[0].split()
     assert list(zip(final[0::4], final[1::4], final[3::4])) == [
         (account, user, status)
         for account in ("prod-payments", "staging", "sandbox")
         for user, status in (("ci-runner", "Active"), ("old-report-job", "Inactive"))
     ]
+    # It ends with the path of the report of the run that deactivated the keys; each run wrote its own report.
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last == f"The report of the sweep that deactivated the keys: {reports / '2-apply' / 'keyguard-report.html'}"
+    keys = {key: (account, user, status) for account, user, key, status in zip(*[iter(final)] * 4)}
+    for run, deactivated in (("1-preview", 3), ("2-apply", 3), ("3-rerun", 0)):
+        page = (reports / run / "keyguard-report.html").read_text(encoding="utf-8")
+        assert f'id="keys_deactivated">{deactivated}<' in page, run
+        assert ('id="preview"' in page) is (run == "1-preview"), run
+        with open(reports / run / "keyguard-keys.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == len(keys)  # every key seen in the three accounts swept
+        assert {(r["account_name"], r["user_name"], r["status_after"]) for r in rows} == set(keys.values())
+        acted = {r["access_key_id"] for r in rows if r["action"] == "deactivated"}
+        assert acted == ({k for k, (_a, u, _s) in keys.items() if u == "old-report-job"} if deactivated else set())
 
 
 def test_demo_policy_warns_waits_acts_and_undoes():

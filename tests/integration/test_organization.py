@@ -6,6 +6,8 @@ keys are made, swept and read back inside that account only.
 
 from __future__ import annotations
 
+import csv
+import html
 import json
 import re
 import shutil
@@ -15,6 +17,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import yaml
@@ -150,10 +153,15 @@ def calls(moto, actions=None):
     return Counter({k: v for k, v in counted.items() if actions is None or k in actions})
 
 
-def sweep(ansible, moto, source, *args, env=None, cwd=None):
-    """Run the organization sweep on the inventory source, journals in the test's directory; return (rc, stdout)."""
+def sweep(ansible, moto, source, *args, env=None, cwd=None, report_dir="reports"):
+    """Run the organization sweep on the inventory source; return (rc, stdout).
+
+    Journals go to the test's directory, and so does the report (report_dir None: the playbook's default).
+    """
     command = [str(BIN / "ansible-playbook"), "-i", str(source), str(SWEEP), "--forks", "3", *args]
     command += ["-e", f"keyguard_journal_dir={ansible.workdir / 'journals'}"]
+    if report_dir is not None:
+        command += ["-e", f"keyguard_report_dir={ansible.workdir / report_dir}"]
     done = subprocess.run(
         command,
         cwd=cwd,
@@ -165,6 +173,12 @@ def sweep(ansible, moto, source, *args, env=None, cwd=None):
         check=False,
     )
     return done.returncode, done.stdout
+
+
+def report_csv(directory):
+    """Return the rows of the sweep report's CSV in the directory."""
+    with open(directory / "keyguard-keys.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def printed_summary(stdout):
@@ -489,6 +503,17 @@ def test_sweep_fails_only_the_account_whose_role_cannot_be_assumed(ansible, moto
     assert after["beta"] == before["beta"]
     assert set(after["alpha"].values()) == {"Inactive", "Active"} and after["alpha"] != before["alpha"]
     assert "MODULE FAILURE" not in stdout and "Traceback" not in stdout
+    # The report was assembled once, after every account, the failed one included, with its reason.
+    assert stdout.count("TASK [Write the sweep report of every account]") == 1
+    rows = report_csv(ansible.workdir / "reports")
+    (not_swept,) = [row for row in rows if row["action"] == "not_swept"]
+    assert (not_swept["account_id"], not_swept["reason"]) == (org.ids["beta"], summary[org.ids["beta"]]["error"])
+    for name in ("alpha", "gamma"):
+        listed = {r["access_key_id"]: r["status_after"] for r in rows if r["account_id"] == org.ids[name]}
+        with_id = {key: status for key, status in listed.items() if key}  # the others have a slot, not an ID
+        assert with_id == {key: after[name][key] for key in with_id} and org.stale[org.ids[name]] <= set(with_id)
+        assert {after[name][key] for key in org.stale[org.ids[name]]} == {"Inactive"}
+        assert len([r for r in rows if r["account_id"] == org.ids[name]]) == len(after[name]) == 3  # all keys
     # The role credentials of the other accounts went through the proxy: none of them is printed at -vvvv.
     handed_out = assumed_secrets(fault_proxy)
     assert len(handed_out) == 2 * 1 * 2  # alpha and gamma, one task each, a secret key and a token each
@@ -619,6 +644,19 @@ def test_sweep_through_ansible_runner_with_awx_credentials_as_the_base(ansible, 
     assert {host: (s["found"], s["changed"], s["failed"]) for host, s in summary.items()} == dict.fromkeys(
         members, (1, 1, 0)
     )
+    # the report's headline numbers too; the report itself is in the project directory, where the job ran
+    report = stats["event_data"]["artifact_data"]["keyguard_report"]
+    assert {
+        k: report[k] for k in ("accounts_swept", "accounts_failed", "keys_seen", "keys_stale", "keys_deactivated")
+    } == {
+        "accounts_swept": 3,
+        "accounts_failed": 0,
+        "keys_seen": sum(len(org.keys(name)) for name in ("alpha", "beta", "gamma")),
+        "keys_stale": sum(s["found"] for s in summary.values()),
+        "keys_deactivated": sum(s["changed"] for s in summary.values()),
+    }
+    assert report["check_mode"] is False
+    assert report["html"].startswith(f"{private / 'project' / 'keyguard-reports'}/") and Path(report["html"]).is_file()
     # every account's journal is an artifact of the job too, keyed by account
     journals = stats["event_data"]["artifact_data"]["keyguard_journals"]
     assert set(journals) == members
@@ -697,12 +735,19 @@ def test_jinja_in_an_account_name_stays_text_in_the_inventory_and_the_sweep(ansi
     assert listing["_meta"]["hostvars"][odd]["account_name"] == {"__ansible_unsafe": JINJA_NAME}
     assert listing["_meta"]["hostvars"][odd]["account_email"] == {"__ansible_unsafe": f"{JINJA_NAME}@example.com"}
 
-    rc, stdout = sweep(ansible, moto, source, "--check", cwd=tmp_path)
+    rc, stdout = sweep(ansible, moto, source, "--check", cwd=tmp_path, report_dir=None)
     assert rc == 0, stdout
     assert printed_summary(stdout)[odd]["account_name"] == JINJA_NAME
     # pipe runs in the playbook's directory (the inventory's, for ansible-inventory): the lookup never ran.
     assert not (tmp_path / "pwned").exists() and not (SWEEP.parent / "pwned").exists()
     assert "42" not in printed_summary(stdout)[odd]["account_name"]
+    # The preview report went to the default, ./keyguard-reports/<UTC time>/ of the directory the run started in,
+    # and the name is text there too.
+    (report,) = (tmp_path / "keyguard-reports").iterdir()
+    assert re.fullmatch(r"\d{8}T\d{6}Z", report.name)
+    assert {row["account_name"] for row in report_csv(report)} == {"gamma"}  # the odd account has no keys
+    page = (report / "keyguard-report.html").read_text(encoding="utf-8")
+    assert html.escape(JINJA_NAME, quote=True) in page  # in the accounts table, as it is
 
     named = inventory_source(
         tmp_path, name="names.accounts.yml", hostname="name", include_accounts=[odd, org.ids["gamma"]]

@@ -1,8 +1,6 @@
-"""The sweep report end to end: a real moto organization sweep, keyguard.aws.sweep_report in real ansible-playbook
-runs, and the page rendered in headless Chromium (Debian's chromium; tools/ensure_chromium.sh installs it).
-
-Until keyguard.aws.iam_access_key_policy lands, report_demo.simulate_policy turns the real info results into the
-policy result's shape with plausible actions; the report reads only that shape.
+"""The sweep report end to end: the shipped playbooks/org_cis_sweep.yml over the demo organization on moto (one
+account's role denied), keyguard.aws.sweep_report in real ansible-playbook runs, and the page rendered in headless
+Chromium (Debian's chromium; tools/ensure_chromium.sh installs it).
 """
 
 from __future__ import annotations
@@ -12,12 +10,12 @@ import json
 import os
 import stat
 import subprocess
-from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import report_demo
 from harness import BIN, clean_environment
+from test_organization import printed_summary
 
 from ansible_collections.keyguard.aws.plugins.modules import sweep_report
 
@@ -65,85 +63,104 @@ class Dom(HTMLParser):
             self._row[-1] += data
 
 
-def contract_counts(entries):
-    """Return the headline numbers the contract-shaped entries should give, counted here independently."""
-    keys = [k for e in entries if e["result"] for k in e["result"]["access_keys"]]
-    numbers = dict(
-        accounts_swept=sum(1 for e in entries if e["result"]),
-        accounts_failed=sum(1 for e in entries if not e["result"]),
-        keys_seen=len(keys),
-        keys_stale=sum(e["result"]["counts"]["stale"] for e in entries if e["result"]),
-    )
-    for action in ("deactivated", "warned", "pending", "exempt", "failed"):
-        numbers[f"keys_{action}"] = sum(1 for k in keys if k["action"] == action)
-    return numbers
+def read_back(org, accounts):
+    """Return {account name: {(user, key ID): (status, deadline tag or None, exempt tag or None)}} read from IAM."""
+    state = {}
+    for name, account_id in accounts.items():
+        iam, keys = org.member(account_id), {}
+        for key_id, (user, status) in org.keys(account_id).items():
+            tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+            deadline = tags.get(f"keyguard:deactivate-after:{key_id}")
+            keys[(user, key_id)] = (status, deadline, tags.get("keyguard:exempt"))
+        state[name] = keys
+    return state
 
 
-def test_an_org_sweep_report_shows_what_the_sweep_did_in_chromium(moto, tmp_path):
+def test_an_org_sweep_report_shows_what_the_sweep_did_in_chromium(moto, fault_proxy, tmp_path):
     org, accounts = report_demo.seed(moto)
-    accounts["closed-legacy"] = org.account("closed-legacy")  # its IAM endpoint does not answer: it fails
-    proc, entries, report_only = report_demo.sweep(moto.url, org, accounts, tmp_path, tmp_path / "report-only")
-    # The report-only sweep: every account, the failed one included, assembled once after all finished.
-    assert [(e["account_name"], e["error"] is None) for e in entries] == [
-        ("prod-payments", True),
-        ("staging", True),
-        ("sandbox", True),
-        ("closed-legacy", False),
-    ]
-    assert "could not reach the IAM endpoint" in entries[3]["error"]
-    seen = sum(len(e["result"]["access_keys"]) for e in entries if e["result"])
-    assert seen == 3 * 9 + 3  # FLEET's 8 keys and EXTRA's per account
-    assert report_only["headline"]["keys_seen"] == seen and report_only["headline"]["keys_none"] == seen
-    assert report_only["headline"]["accounts_failed"] == 1
-    assert report_only["headline"]["keys_stale"] == 16  # Active and unused for more than 45 days
-    assert proc.stdout.count("Write the sweep report once") == 1
+    report_demo.mark_deadlines(org, accounts, report_demo.DEADLINES)
+    denied = org.account("closed-legacy")  # its role does not trust the sweeper: that account fails
+    role = org.role_arn(denied)
+    fault_proxy.fail(
+        "AssumeRole", 100, 403, "AccessDenied", report_demo.DENIED.format(role=role), match={"RoleArn": role}
+    )
+    before = read_back(org, accounts)
+    report_dir = tmp_path / "report"
+    proc = report_demo.sweep(moto.url, org, tmp_path, report_dir, sts_url=fault_proxy.url, **report_demo.SWEEP_VARS)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # the denied account fails the run, the others finish
+    assert proc.stdout.count("TASK [Write the sweep report of every account]") == 1  # once, after every account
+    after = read_back(org, accounts)
+    summary = printed_summary(proc.stdout)  # from the registered policy results, by the playbook's own template
+    assert summary["closed-legacy"]["error"].startswith(f"cannot assume role {role}: AccessDenied")
 
-    entries = [report_demo.simulate_policy(e, date.today()) for e in entries]
-    run = dict(started="2026-12-02T15:00:00Z", finished="2026-12-02T15:01:10Z", policy=report_demo.POLICY)
-    run["caller_arn"] = "arn:aws:iam::000000000000:user/keyguard-sweeper"
-    _proc, result = report_demo.write_report(entries, run, tmp_path / "report", tmp_path)
-    expected = contract_counts(entries)
-    assert {k: result["headline"][k] for k in expected} == expected
-    assert expected["keys_deactivated"] == 7 and expected["keys_exempt"] == 3  # the data says something
+    # What the sweep did, as IAM now holds it: each key's status and its owner's tags, before and after.
+    did = {}
+    for name in accounts:
+        for (user, key_id), (status, deadline, exempt) in sorted(after[name].items()):
+            was, had, _exempt = before[name][(user, key_id)]
+            action = None
+            if was == "Active" and status == "Inactive":
+                action = "deactivated"
+            elif exempt and was == "Active":
+                action = "exempt"
+            elif deadline and not had:
+                action = "warned"
+            elif deadline and had == deadline and status == "Active":
+                action = "pending"
+            if action:
+                did[(name, user, key_id)] = action
+    expected = dict(
+        accounts_swept=3,
+        accounts_failed=1,
+        keys_seen=sum(len(keys) for keys in after.values()),
+        keys_stale=sum(s["found"] or 0 for s in summary.values()),
+        keys_deactivated=sum(s["changed"] for s in summary.values()),
+        keys_failed=sum(s["failed"] for s in summary.values()),
+    )
+    for action in ("warned", "pending", "exempt"):
+        expected[f"keys_{action}"] = sum(s[action] for s in summary.values())
+    for action in ("deactivated", "warned", "pending", "exempt"):  # the registered results agree with IAM
+        assert expected[f"keys_{action}"] == sum(1 for a in did.values() if a == action) > 0, action
+    assert [s["error"] is None for s in summary.values()].count(True) == expected["accounts_swept"]
 
+    html_path = report_dir / "keyguard-report.html"
     png = tmp_path / "report.png"
-    report_demo.screenshot(result["html_path"], png, height=1800)
+    report_demo.screenshot(html_path, png, height=1800)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
 
     pdf = tmp_path / "report.pdf"
-    report_demo.chromium(result["html_path"], f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    report_demo.chromium(html_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.read_bytes().count(b"/Type /Page") >= 3  # pages and their tree
 
-    dom = Dom(report_demo.dump_dom(result["html_path"]))
+    dom = Dom(report_demo.dump_dom(html_path))
     for name, number in expected.items():
         assert dom.by_id[name] == str(number), name
-    assert "closed-legacy" in dom.by_id["failed-accounts"]
-    assert "could not reach the IAM endpoint" in dom.by_id["failed-accounts"]
-    assert "arn:aws:iam::000000000000:user/keyguard-sweeper" in "".join(dom.text)
-    age_labels = [t for t in dom.by_id["age-chart"].split("\n") if t]
+    assert "closed-legacy" in dom.by_id["failed-accounts"] and role in dom.by_id["failed-accounts"]
+    assert "AccessDenied" in dom.by_id["failed-accounts"]
+    text = "".join(dom.text)
+    for account_id in accounts.values():  # by whom: each account's session of the sweeper's role
+        assert f"arn:aws:sts::{account_id}:assumed-role/OrganizationAccountAccessRole/keyguard-org-sweep" in text
+    assert "grace 14 days" in text and "the demo organization on moto" in text
     for label in ("0\u201345 days", "45\u201390 days", "90\u2013180 days", "180\u2013365 days", "over 365 days"):
         assert label in dom.by_id["age-chart"], label
-    assert age_labels  # the chart is text, not only shapes
-    for name in ("prod-payments", "staging", "sandbox"):
+    for name in accounts:
         assert name in dom.by_id["action-chart"]
     assert "closed-legacy" not in dom.by_id["action-chart"]
-    # Every key acted on or exempted, account then user, as the data says; nothing else.
-    acted = [
-        (e["account_name"], k["user_name"], k["access_key_id"], k["action"])
-        for e in sorted(entries, key=lambda e: e["account_name"])
-        if e["result"]
-        for k in sorted(e["result"]["access_keys"], key=lambda k: (k["user_name"], k["access_key_id"]))
-        if k["action"] != "none"
-    ]
+    # Every key acted on or exempted, account then user, as IAM says the sweep left them; nothing else.
     shown = [(row[0], row[1], row[2], row[5].split("until")[0].strip()) for row in dom.rows if row]
-    assert shown == acted
+    assert shown == [(name, user, key_id, action) for (name, user, key_id), action in sorted(did.items())]
 
-    with open(result["csv_path"], newline="", encoding="utf-8") as handle:
+    with open(report_dir / "keyguard-keys.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == seen + 1  # every key seen, and the account not swept
-    assert {r["access_key_id"] for r in rows if r["action"] != "not_swept"} == {
-        k["access_key_id"] for e in entries if e["result"] for k in e["result"]["access_keys"]
+    assert len(rows) == expected["keys_seen"] + 1  # every key seen, and the account not swept
+    (not_swept,) = [r for r in rows if r["action"] == "not_swept"]
+    assert (not_swept["account_name"], not_swept["reason"]) == ("closed-legacy", summary["closed-legacy"]["error"])
+    named = {
+        (r["account_name"], r["user_name"].removeprefix("'"), r["access_key_id"]): r for r in rows if r["access_key_id"]
     }
+    held = {(name, user, key_id): state[0] for name in after for (user, key_id), state in after[name].items()}
+    assert {key: row["status_after"] for key, row in named.items()} == {key: held[key] for key in named}
+    assert {key: row["action"] for key, row in named.items() if row["action"] != "none"} == did
     assert [r["user_name"] for r in rows if r["user_name"].startswith("'")] == ["'=1+2"]  # IAM allows it; defused
     assert {r["action"] for r in rows} == {"none", "deactivated", "warned", "pending", "exempt", "not_swept"}
 
