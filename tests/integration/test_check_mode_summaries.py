@@ -10,7 +10,9 @@ from harness import ADMIN_KEY, ADMIN_SECRET, REPO
 PLAYBOOKS = REPO / "playbooks"
 # Tested elsewhere, each in check mode too: finish_rotation.yml in test_finish_rotation.py, org_cis_sweep.yml (its
 # summary's outcome) in test_organization.py. rotation_report.yml only reads, so it has nothing to predict.
-ELSEWHERE = {"finish_rotation.yml", "org_cis_sweep.yml", "rotation_report.yml"}
+# Covered in their own tests: test_finish_rotation.py, test_organization.py (and test_sweep_report.py),
+# test_compliance.py, test_notify.py (nothing posted in check mode), test_undo.py ("would restore", no write).
+ELSEWHERE = {"finish_rotation.yml", "org_cis_sweep.yml", "rotation_report.yml", "notify_owners.yml", "undo_sweep.yml"}
 
 
 def run_playbook(ansible, name, check, **extra_vars):

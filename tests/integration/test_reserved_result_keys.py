@@ -131,7 +131,33 @@ SAMPLE_RUNS = {
         # now a conflict: the tag is "x", not absent as expected
         (lambda ansible, moto: dict(tags=[USER_TAG], **ansible.connection()), {}),
     ],
+    "sweep_report": [
+        (lambda ansible, moto: report_args(ansible, "x"), {"check": True}),
+        (lambda ansible, moto: report_args(ansible, "x"), {}),
+        (lambda ansible, moto: report_args(ansible, "x", error="AccessDenied: not authorized"), {}),
+    ],
 }
+
+
+def report_args(ansible, name, error=None):
+    """Return sweep_report options for one account with one key acted on, or one account that failed."""
+    key = dict(
+        user_name="a",
+        access_key_id="AKIAIOSFODNN7EXAMPLE",
+        slot=None,
+        previous_status="Active",
+        status="Inactive",
+        create_date="2026-01-01T00:00:00+00:00",
+        age_days=335,
+        last_used_date=None,
+        days_since_last_use=335,
+        action="deactivated",
+        reason="unused for 335 days",
+        deadline=None,
+    )
+    result = None if error else dict(account_id="123456789012", access_keys=[key], journal=[], skipped_keys=[])
+    account = dict(account_id="123456789012", account_name="sandbox", error=error, result=result)
+    return dict(dest=str(ansible.workdir / "reports" / name), accounts=[account], run=dict(scope="one account"))
 
 
 @pytest.mark.parametrize("name", MODULES)
