@@ -33,7 +33,7 @@ RUNS = 5
 def median_seconds(work, runs=RUNS):
     """Return the median wall time of work() over runs."""
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         work()
         times.append(time.perf_counter() - start)
@@ -60,7 +60,7 @@ def main():
         figures["html_bytes"] = result["sizes"]["keyguard-report.html"]
         figures["csv_bytes"] = result["sizes"]["keyguard-keys.csv"]
         for name, do in (
-            ("dump_dom", lambda page: report_demo.dump_dom(page)),
+            ("dump_dom", report_demo.dump_dom),
             ("screenshot", lambda page: report_demo.screenshot(page, Path(workdir) / "s.png", 1200, 1800)),
         ):
             big = median_seconds(lambda do=do: do(result["html_path"]), runs=3)

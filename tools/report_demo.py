@@ -252,7 +252,7 @@ def screenshot(page, png, width=1200, height=1800):
 
 def main():
     """Seed, sweep with the shipped playbook (one account denied), write the report into DIR, and screenshot it."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("dir", type=Path)
     parser.add_argument("--screenshot", type=Path)
     parser.add_argument("--height", type=int, default=1800)

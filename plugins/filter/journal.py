@@ -241,6 +241,8 @@ def undo_report(plan, results, check_mode=False):
         elif outcome.get("changed"):
             verb = "would restore" if check_mode else "restored"
             restored.append(f"{what}: {verb} {target} (was {expected})")
+        elif outcome.get("conflict") and outcome.get("reason"):
+            left_alone.append(f"{what}: left alone, it no longer exists ({outcome['reason']})")
         elif outcome.get("conflict") and now == item["restore"]:
             left_alone.append(f"{what}: already {target}, as before the sweep; nothing to do")
         elif outcome.get("conflict"):

@@ -209,9 +209,9 @@ def report_own_deprecations():
     for entry in [entry for entry in C.config.DEPRECATED if entry[0] == "account_statuses"]:
         C.config.DEPRECATED.remove(entry)
         display.deprecated(
-            f"The account_statuses option of keyguard.aws.accounts: {entry[1]['why']} "
-            f"Alternatives: {entry[1]['alternatives']}.",
-            version=entry[1]["version"],
+            "The account_statuses option of keyguard.aws.accounts: AWS retired the Status field of the "
+            "Organizations Account object on 2026-09-09; State replaces it. Alternatives: account_states.",
+            version="1.0.0",
             collection_name="keyguard.aws",
         )
 

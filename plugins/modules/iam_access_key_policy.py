@@ -318,6 +318,7 @@ skipped_keys:
   sample: [{user_name: departed-contractor, access_key_id: null, reason: the user was deleted while the sweep ran}]
 """
 
+import functools
 import threading
 from datetime import datetime, timezone
 
@@ -739,16 +740,16 @@ def apply_user(client, user, plans, journal, check_mode, stop):
             continue
         tag_key = spelled.get(key["access_key_id"].upper()) or mark_key(key["access_key_id"])
         if plan.mark_after is None:
-            send = lambda tag_key=tag_key: untag_user(client, user.name, tag_key)  # noqa: E731
+            send = functools.partial(untag_user, client, user.name, tag_key)
             what = (
                 "was deactivated, but its mark could not be removed"
                 if plan.deactivates
                 else "could not have its mark removed"
             )
         else:
-            send = lambda tag_key=tag_key, value=plan.mark_after: tag_user(client, user.name, tag_key, value)  # noqa: E731
+            send = functools.partial(tag_user, client, user.name, tag_key, plan.mark_after)
             what = "could not be marked"
-        record = lambda tag_key=tag_key, plan=plan: journal.tag(user.name, tag_key, plan.mark_before, plan.mark_after)  # noqa: E731
+        record = functools.partial(journal.tag, user.name, tag_key, plan.mark_before, plan.mark_after)
         write(index, what, send, record, "Inactive" if plan.deactivates else key["status"])
     return [(key, done.get(index, plan)) for index, (key, plan) in enumerate(plans)]
 

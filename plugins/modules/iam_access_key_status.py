@@ -252,8 +252,15 @@ access_keys:
       description:
         - Present and V(true) for a key left alone because its status, read by this task, was not the item's
           C(expected_status). RV(access_keys[].status) is the status found, which the task kept.
+        - A key with C(expected_status) that no longer exists (the key or its user deleted, or the user renamed) is
+          a conflict too, with RV(access_keys[].status) V(null) and the RV(access_keys[].reason); it is not a
+          failure.
       type: bool
       sample: true
+    reason:
+      description: With RV(access_keys[].conflict), for a key that no longer exists, what IAM said of it.
+      type: str
+      sample: IAM user 'ghost' does not exist.
     expected_status:
       description: With RV(access_keys[].conflict), the status the item expected the key to have.
       type: str
@@ -398,14 +405,21 @@ def apply_status(client, wanted, params, protected_key_ids, check_mode):
     expected = expected_statuses(params)
 
     def ensure(item):
-        """Bring one key to the status unless it is not as expected; return (before, after, changed, conflict)."""
-        before, update_user_name = locator.locate(*item)
+        """Bring one key to the status unless it is not as expected; return (before, after, changed, conflict, gone)."""
+        try:
+            before, update_user_name = locator.locate(*item)
+        except KeyguardError as err:
+            # A key expected in a status that no longer exists (it or its user deleted, or the user renamed) is not
+            # as expected either: left alone and reported, so that an undo after a clean-up does not fail.
+            if err.code == "NoSuchEntity" and item[0] in expected:
+                return None, None, False, expected[item[0]], str(err)
+            raise
         if expected.get(item[0], before["status"]) != before["status"]:
-            return before, before, False, expected[item[0]]
+            return before, before, False, expected[item[0]], None
         changed, after = plan_status(before, status)
         if changed and not check_mode:
             set_status(client, before, status, update_user_name)
-        return before, after, changed, None
+        return before, after, changed, None, None
 
     stop = Stop()  # after an endpoint-level failure, no further key is started, in either batch
     outcomes = [None] * len(wanted)
@@ -449,7 +463,9 @@ def key_outcome(item, outcome):
         return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error, state_unknown=True)
     if outcome.error is not None:
         return dict(access_key_id=access_key_id, user_name=user_name, error=outcome.error)
-    before, after, changed, conflict = outcome.value
+    before, after, changed, conflict, gone = outcome.value
+    if gone is not None:
+        return dict(access_key_id=access_key_id, user_name=user_name, changed=False, conflict=conflict, gone=gone)
     found = dict(access_key_id=access_key_id, before=before, after=after, changed=changed)
     return dict(found, conflict=conflict) if conflict else found
 
@@ -481,8 +497,8 @@ def bulk_report(outcomes, check_mode):
     failed = [outcome for outcome in outcomes if "error" in outcome]
     if failed:
         raise KeyguardError(bulk_failure(failed, outcomes, check_mode), result=result)
-    before = [outcome["before"] for outcome in outcomes]
-    after = [outcome["after"] for outcome in outcomes]
+    before = [outcome.get("before") for outcome in outcomes]
+    after = [outcome.get("after") for outcome in outcomes]
     return result, dict(before=dict(access_keys=before), after=dict(access_keys=after))
 
 
@@ -496,6 +512,9 @@ def key_result(outcome):
         if outcome.get("state_unknown"):  # neither changed nor unchanged: IAM may have applied the update
             return dict(fields, failed=True, state_unknown=True, msg=str(outcome["error"]))
         return dict(fields, changed=False, failed=True, msg=str(outcome["error"]))
+    if "gone" in outcome:  # expected in a status, and no longer there: left alone, not failed
+        fields = dict(access_key_id=outcome["access_key_id"], user_name=outcome["user_name"], status=None)
+        return dict(fields, changed=False, conflict=True, expected_status=outcome["conflict"], reason=outcome["gone"])
     reported = dict(outcome["after"], previous_status=outcome["before"]["status"], changed=outcome["changed"])
     if outcome.get("conflict"):  # left as found: not a failure, and not a change
         return dict(reported, conflict=True, expected_status=outcome["conflict"])

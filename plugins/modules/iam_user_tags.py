@@ -129,12 +129,18 @@ tags:
       description:
         - Present and V(true) for a tag left alone because its value, read by this task, was not the item's
           C(expected_value). RV(tags[].value) is the value found.
+        - When every item of a user has C(expected_value) and the user no longer exists (deleted, or renamed), its
+          tags are conflicts too, with RV(tags[].value) V(null) and the RV(tags[].reason); not failures.
       type: bool
       sample: true
     expected_value:
       description: With RV(tags[].conflict), the value the item expected (V(null) for absent).
       type: str
       sample: "2026-12-31"
+    reason:
+      description: With RV(tags[].conflict), for a user that no longer exists, what IAM said of it.
+      type: str
+      sample: IAM user 'ghost' does not exist.
     failed:
       description: Present and V(true) for a tag that could not be read or changed.
       type: bool
@@ -244,7 +250,15 @@ def apply_tags(client, users, concurrency, check_mode):
 
     def ensure(user_name):
         """Bring one user's tags to the plan; return (tags before, tags after, [(prev, value, changed, conflict)])."""
-        current = list_user_tags(client, user_name)
+        try:
+            current = list_user_tags(client, user_name)
+        except KeyguardError as err:
+            # Tags expected to hold a value on a user that no longer exists (deleted, or renamed) are not as
+            # expected either: left alone and reported, so that an undo after a clean-up does not fail.
+            if err.code == "NoSuchEntity" and all("expected_value" in item for item in users[user_name]):
+                gone = f"IAM user {user_name!r} does not exist."
+                return None, None, [(None, None, False, gone) for _item in users[user_name]]
+            raise
         outcomes, to_set, to_remove = plan_user(current, users[user_name])
         check_tag_limit(user_name, current, to_set, to_remove)
         if not check_mode:
@@ -306,6 +320,8 @@ def report(users, results):
 def tag_result(item, previous, value, changed, conflict):
     """Return what the task reports for one tag."""
     reported = dict(user_name=item["user_name"], key=item["key"], value=value, previous_value=previous, changed=changed)
+    if isinstance(conflict, str):  # the user no longer exists: what IAM said of it
+        return dict(reported, conflict=True, expected_value=item["expected_value"], reason=conflict)
     if conflict:
         return dict(reported, conflict=True, expected_value=item["expected_value"])
     return reported

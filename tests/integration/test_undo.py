@@ -321,3 +321,31 @@ def test_a_journal_of_another_account_is_never_put_back_in_the_credentials_own(a
                for line in report[other]["failed"]), report[other]["failed"]  # fmt: skip
     assert failed.startswith(reason)  # the first task's own failure, one line
     assert f"2 writes not restored in account {other}: tag {MARK}{key_id} of robot: not restored: " in run.stdout
+
+
+def test_keys_and_users_deleted_since_the_sweep_are_left_alone_and_reported_not_failed(ansible, moto, tmp_path):
+    kept, deleted_key, gone_user = (moto.user_with_key(name, status="Inactive") for name in ("kept", "dk", "gone"))
+    moto.iam.delete_access_key(UserName="dk", AccessKeyId=deleted_key["AccessKeyId"])  # cleaned up since the sweep
+    moto.iam.delete_access_key(UserName="gone", AccessKeyId=gone_user["AccessKeyId"])
+    moto.iam.delete_user(UserName="gone")
+    journal = [
+        status_entry("kept", kept["AccessKeyId"]),
+        status_entry("dk", deleted_key["AccessKeyId"]),
+        tag_entry("gone", MARK + gone_user["AccessKeyId"], "2026-11-30", None),
+        status_entry("gone", gone_user["AccessKeyId"]),
+    ]
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(journal))
+
+    for check in (True, False, False):
+        run, report, failed = undo(ansible, path, check=check)
+        assert run.rc == 0 and failed is None, run.stdout
+        left = sorted(report[ACCOUNT]["left_alone"])
+        assert [line.split(": left alone, it no longer exists (")[0] for line in left if "no longer" in line] == [
+            f"key {deleted_key['AccessKeyId']} of dk",
+            f"key {gone_user['AccessKeyId']} of gone",
+            f"tag {MARK}{gone_user['AccessKeyId']} of gone",
+        ]
+        assert report[ACCOUNT]["failed"] == []
+    assert writes(run) == Counter()  # the third run: kept is Active again, nothing left to do
+    assert moto.status("kept", kept["AccessKeyId"]) == "Active"

@@ -38,6 +38,17 @@ FIELDS = [
     ("sqs", "GetQueueAttributes", "Attributes"),
     *[("sqs", "ReceiveMessage", f"Messages.{f}") for f in ("MessageId", "ReceiptHandle", "Body")],
     ("sqs", "DeleteMessageBatch", "Failed.Id"),
+    # the key policy: every user's tags, groups and current path in one paged call, tags, group members, caller
+    *[
+        ("iam", "GetAccountAuthorizationDetails", f"UserDetailList.{f}")
+        for f in ("UserName", "Path", "Arn", "Tags.Key", "Tags.Value", "GroupList")
+    ],
+    ("iam", "GetAccountAuthorizationDetails", "IsTruncated"),
+    ("iam", "GetAccountAuthorizationDetails", "Marker"),
+    *[("iam", "ListUserTags", f) for f in ("Tags.Key", "Tags.Value", "IsTruncated", "Marker")],
+    *[("iam", "GetGroup", f) for f in ("Users.UserName", "IsTruncated", "Marker")],
+    ("sts", "GetCallerIdentity", "Account"),
+    ("sts", "GetCallerIdentity", "Arn"),
 ]
 # Retired fields the code still reads, only where the current one is absent: (retired path, current path).
 FALLBACKS = {("organizations", "ListAccounts", "Accounts.Status"): "Accounts.State"}
@@ -57,6 +68,8 @@ NOT_MODEL_FIELDS = {
     "Type": "the SNS envelope inside an SQS message body",
     "TopicArn": "the SNS envelope inside an SQS message body",
     "RedrivePolicy": "a key of the SQS Attributes map (a QueueAttributeName, checked below)",
+    "User": "a request parameter (GetAccountAuthorizationDetails Filter), written, not read",
+    "Skipped": "the sweep report's own column heading",
 }
 RETIRED = re.compile(r"\b(retired?|deprecated?|no longer (?:returned|supported|available))\b", re.IGNORECASE)
 # A field read from a response: .get("X"), ["X"], "X" in ..., and the page key given to the Organizations pager.

@@ -739,15 +739,32 @@ def test_bulk_conflict_is_not_counted_in_a_failure(iam):
     expect_list(stubber, [metadata("Active", "bob", K1)], "bob")
     expect_error(stubber, "list_access_keys", "NoSuchEntity", {"UserName": "ghost"}, 404)
     items = [
-        {"access_key_id": K1, "user_name": "bob", "expected_status": "Active"},
-        {"access_key_id": K2, "user_name": "ghost", "expected_status": "Inactive"},
+        {"access_key_id": K1, "user_name": "bob", "expected_status": "Inactive"},
+        {"access_key_id": K2, "user_name": "ghost"},
     ]
     with pytest.raises(KeyguardError) as caught:
         bulk(client, items, status="Active")
     assert str(caught.value).startswith(f"1 of 2 access keys failed: {K2}: IAM user 'ghost' does not exist.")
     assert caught.value.result["access_keys"][0] == dict(
-        key("Active", "bob", K1), previous_status="Active", changed=False
-    )  # expected and found agree, already Active: no conflict, no write
+        key("Active", "bob", K1), previous_status="Active", changed=False, conflict=True, expected_status="Inactive"
+    )  # found Active, not Inactive as expected: left alone, and not among the failures
+
+
+def test_bulk_a_key_expected_in_a_status_that_no_longer_exists_is_a_conflict_not_a_failure(iam):
+    client, stubber = iam
+    expect_error(stubber, "list_access_keys", "NoSuchEntity", {"UserName": "ghost"}, 404)
+    items = [{"access_key_id": K2, "user_name": "ghost", "expected_status": "Inactive"}]
+    result, _diff = bulk(client, items, status="Active")  # an undo: no write, and no failure
+    assert result["changed"] is False
+    assert result["access_keys"][0] == dict(
+        access_key_id=K2,
+        user_name="ghost",
+        status=None,
+        changed=False,
+        conflict=True,
+        expected_status="Inactive",
+        reason="IAM user 'ghost' does not exist.",
+    )
 
 
 @pytest.mark.parametrize(

@@ -177,7 +177,9 @@ def test_a_missing_user_fails_alone_and_an_endpoint_failure_stops_the_rest(iam):
     expect_tags(stubber, "bob", {})
     expect_tag(stubber, "bob", {MARK: "2026-12-31"})
     stubber.add_client_error("list_user_tags", "ServiceUnavailable", "down", 503, expected_params={"UserName": "carol"})
-    items = [undo(u, MARK, "2026-12-31", None) for u in ("ghost", "bob", "carol", "dave")]
+    # ghost's tag is set whatever it holds (no expected_value): a user that does not exist fails it
+    items = [{"user_name": "ghost", "key": MARK, "value": "2026-12-31"}]
+    items += [undo(u, MARK, "2026-12-31", None) for u in ("bob", "carol", "dave")]
     with pytest.raises(KeyguardError) as caught:
         run(client, items)
     message = str(caught.value)
@@ -188,6 +190,27 @@ def test_a_missing_user_fails_alone_and_an_endpoint_failure_stops_the_rest(iam):
     assert "attempted" not in carol
     assert (dave["attempted"], dave["changed"]) == (False, False)
     assert dave["msg"].startswith("Not attempted: an earlier call failed in a way every call would")
+
+
+def test_a_user_that_no_longer_exists_is_a_conflict_for_compare_and_set_items_not_a_failure(iam):
+    client, stubber = iam
+    stubber.add_client_error("list_user_tags", "NoSuchEntity", "no user", 404, expected_params={"UserName": "ghost"})
+    result, _diff = run(client, [undo("ghost", MARK, "2026-12-31", None)])
+    assert result == {
+        "changed": False,
+        "tags": [
+            {
+                "user_name": "ghost",
+                "key": MARK,
+                "value": None,
+                "previous_value": None,
+                "changed": False,
+                "conflict": True,
+                "expected_value": None,
+                "reason": "IAM user 'ghost' does not exist.",
+            }
+        ],
+    }
 
 
 def test_tag_user_failing_after_untag_reports_the_removal_done(iam):
