@@ -7,12 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import botocore.session
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection
 from ansible_collections.keyguard.aws.plugins.modules import iam_access_key_policy as module
-from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args, patch_module_args
 
 NOW = datetime.now(timezone.utc)
 TODAY = NOW.date()

@@ -6,12 +6,11 @@ import json
 
 import botocore.session
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import Stubber
 
 from ansible_collections.keyguard.aws.plugins.module_utils._aws import Connection, KeyguardError
 from ansible_collections.keyguard.aws.plugins.modules import iam_user_tags as module
-from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args
+from ansible_collections.keyguard.aws.tests.unit.plugins.modules.task_args import controller_args, patch_module_args
 
 SIGNER = "AKIAI44QH8DHBEXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
