@@ -102,6 +102,13 @@ def main_job(moto, env):
     return rc
 
 
+TEMPORARY = (
+    "\n(The journals and reports named above were in the demo's temporary directory, which goes when the demo ends;"
+    "\n `make demo-org` keeps its reports under keyguard-reports/demo-org/, and playbooks you run yourself against"
+    "\n `make demo-server` keep theirs in ./keyguard-journals/ and ./keyguard-reports/.)"
+)
+
+
 def cis_sweep(moto, env):
     """Run the CIS 45-days-unused sweep three times: check-mode report, apply, re-run."""
     iam = iam_client(moto)
@@ -114,6 +121,7 @@ def cis_sweep(moto, env):
     rcs = [playbook("cis_unused_keys.yml", env, "--check", "--diff")]
     rcs += [playbook("cis_unused_keys.yml", env), playbook("cis_unused_keys.yml", env)]
     print_keys(iam)
+    print(TEMPORARY)
     return max(rcs)
 
 
@@ -153,6 +161,12 @@ def key_policy(moto, env):
     rcs.append(playbook("undo_sweep.yml", env, "-e", f"journal_file={journal}"))
     print_keys(iam)
     print_marks(iam)
+    print(
+        "\nThe undo put back exactly what the sweep changed: the keys are Active and their marks carry the deadline"
+        "\nthat had passed, so the next run deactivates them again if they are still unused. To keep a key, exempt"
+        "\nits user (tag keyguard:exempt) or write a later date into its mark before that run."
+    )
+    print(TEMPORARY)
     return max(rcs)
 
 
@@ -214,12 +228,14 @@ def serve(moto, env):
     old, new, leaked = seed_rotation(iam)
     seed_fleet(moto, iam)
     print("A seeded moto server is running. In another shell, from this checkout:\n")
-    for name in ("AWS_ENDPOINT_URL_IAM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ANSIBLE_COLLECTIONS_PATH"):
+    names = ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    for name in (*names, "ANSIBLE_COLLECTIONS_PATH"):
         print(f"  export {name}={env[name]}")
     print(f"  export PATH={Path(sys.executable).parent}:$PATH")
     print("\n  ansible-playbook playbooks/cis_unused_keys.yml --check --diff")
     print(f"  ansible-playbook playbooks/contain_leaked_key.yml -e leaked_key_id={leaked}")
     print(f"  ansible-playbook playbooks/finish_rotation.yml -e user=deploy-bot -e new_key_id={new}")
+    print("    (it refuses: nothing has used the new key on this server yet; add -e force=true to go ahead)")
     print(f"\n(deploy-bot's old key is {old}.) Press Ctrl-C to stop the server.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(0))  # a plain kill stops moto too, on the way out
     try:

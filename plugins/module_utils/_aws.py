@@ -795,8 +795,10 @@ def describe_error(exc, operation=None, service="IAM", endpoint=None):
             "SSLError",
         )
     if isinstance(exc, EndpointUnreachable):
+        # endpoint_url is IAM's; STS is reached through AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL, or the profile).
+        setting = "AWS_ENDPOINT_URL_STS" if service == "STS" else "endpoint_url"
         return KeyguardError(
-            f"{action}: could not reach the {service} endpoint ({_one_line(exc)}). Check endpoint_url, the network "
+            f"{action}: could not reach the {service} endpoint ({_one_line(exc)}). Check {setting}, the network "
             "and any proxy.",
             "EndpointUnreachable",
         )
