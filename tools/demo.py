@@ -120,8 +120,8 @@ def cis_sweep(moto, env):
         )
     rcs = [playbook("cis_unused_keys.yml", env, "--check", "--diff")]
     rcs += [playbook("cis_unused_keys.yml", env), playbook("cis_unused_keys.yml", env)]
-    print_keys(iam)
     print(TEMPORARY)
+    print_keys(iam)
     return max(rcs)
 
 
@@ -159,14 +159,14 @@ def key_policy(moto, env):
     (journal,) = set(journals.iterdir()) - before
     print("\n=== 5. That sweep broke something: put it back from its journal", flush=True)
     rcs.append(playbook("undo_sweep.yml", env, "-e", f"journal_file={journal}"))
-    print_keys(iam)
-    print_marks(iam)
     print(
-        "\nThe undo put back exactly what the sweep changed: the keys are Active and their marks carry the deadline"
-        "\nthat had passed, so the next run deactivates them again if they are still unused. To keep a key, exempt"
-        "\nits user (tag keyguard:exempt) or write a later date into its mark before that run."
+        "\nThe undo put back exactly what the sweep changed: the keys below are Active and their marks carry the"
+        "\ndeadline that had passed, so the next run deactivates them again if they are still unused. To keep a key,"
+        "\nexempt its user (tag keyguard:exempt) or write a later date into its mark before that run."
     )
     print(TEMPORARY)
+    print_keys(iam)
+    print_marks(iam)
     return max(rcs)
 
 
