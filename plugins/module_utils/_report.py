@@ -512,8 +512,11 @@ def legend_html(series):
     return f'<ul class="legend">{"".join(items)}</ul>'
 
 
-def stacked_bars(bars, series, label_width, chart_id, empty_text):
-    """Return an inline SVG of horizontal stacked bars, each labelled and followed by its numbers in words."""
+def stacked_bars(bars, series, label_width, chart_id, empty_text, scale=None):
+    """Return an inline SVG of horizontal stacked bars, each labelled and followed by its numbers in words.
+
+    With scale, the track is that many keys long; a bar with more is drawn broken, across the track.
+    """
     bar_height, gap, width, char_width = 20, 8, 960, 7.4  # char_width: 13px sans-serif, generously
     texts = []
     for _label, _title, values in bars:
@@ -524,7 +527,7 @@ def stacked_bars(bars, series, label_width, chart_id, empty_text):
     text_width = max([len(a + b) * char_width for a, b in texts] + [120]) + 12
     track = max(width - label_width - text_width, 300)
     width = int(label_width + track + text_width)
-    top = max([sum(values.values()) for _label, _title, values in bars] + [1])
+    top = scale or max([sum(values.values()) for _label, _title, values in bars] + [1])
     height = len(bars) * (bar_height + gap) + gap
     parts = [
         f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" role="img" '
@@ -538,16 +541,23 @@ def stacked_bars(bars, series, label_width, chart_id, empty_text):
             f"{esc(short)}</text>"
         )
         x = float(label_width)
+        longer = sum(values.values()) > top  # drawn across the track, in proportion, with a break mark
         for name in series:
             count = values.get(name, 0)
             if not count:
                 continue
-            w = track * count / top
+            w = track * count / (sum(values.values()) if longer else top)
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1.5):.1f}" height="{bar_height}" fill="{FILLS[name]}" '
                 'stroke="#57606a" stroke-width="0.5"/>'
             )
             x += w
+        if longer:
+            cut = label_width + track * 0.4
+            parts.append(
+                f'<path class="break" d="M{cut:.1f} {y - 3}l6 {bar_height + 6}m4 0l-6 {-bar_height - 6}" '
+                'stroke="#fff" stroke-width="3" fill="none"/>'
+            )
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 14}"><tspan font-weight="600">{total}</tspan>{words}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
@@ -571,15 +581,26 @@ def action_chart_html(summaries):
     """Return the per-account chart of actions taken: the busiest accounts, the rest folded into one bar."""
     bars, idle = action_chart_data(summaries)
     parts = ['<section id="actions"><h2>Actions per account</h2><figure>']
+    broken = False
     if bars:
         used = [a for a in TAKEN if any(values[a] for _label, _title, values in bars)]
-        parts.append(stacked_bars(bars, TAKEN, 220, "action-chart", "Keys acted on or exempted, per account"))
+        # The track is as long as the busiest account's bar: a folded bar of many accounts that is longer would
+        # shrink every account's bar to a sliver, so it is drawn shortened, with a break mark.
+        scale = max(sum(values.values()) for _label, _title, values in bars[:TOP_ACCOUNTS])
+        broken = len(bars) > TOP_ACCOUNTS and sum(bars[-1][2].values()) > scale
+        parts.append(
+            stacked_bars(bars, TAKEN, 220, "action-chart", "Keys acted on or exempted, per account", scale=scale)
+        )
         parts.append(legend_html(used))
     else:
         parts.append('<p id="no-actions">No key was acted on or exempted in any account.</p>')
     caption = (
         f"Accounts by number of keys acted on or exempted; the top {TOP_ACCOUNTS} have a bar each, the rest share one."
     )
+    if broken:
+        caption += (
+            " The folded bar holds more than any account and is drawn shortened (broken); its count is beside it."
+        )
     if idle:
         caption += f" {idle} account{'s' if idle != 1 else ''} with no action (or not swept) {'are' if idle != 1 else 'is'} not shown."
     parts.append(f"<figcaption>{caption}</figcaption></figure></section>")

@@ -207,6 +207,53 @@ def test_the_action_chart_shows_the_busiest_25_accounts_and_folds_the_rest():
     assert ">5 other accounts</text>" in page and "15 keys</tspan>: 15 deactivated" in page
 
 
+def action_bar_widths(page):
+    """Return {bar label: drawn width} of the action chart's bars, from the page's SVG."""
+    chart = page.split('id="action-chart"', 1)[1].split("</svg>", 1)[0]
+    widths = {}
+    for group in chart.split("<g>")[1:]:
+        label = group.split('text-anchor="end">', 1)[1].split("</text>", 1)[0]
+        widths[label] = sum(float(part.split('"', 1)[0]) for part in group.split(' width="')[1:])
+    return widths
+
+
+def test_a_folded_bar_larger_than_every_account_leaves_the_accounts_bars_readable():
+    # 100 accounts with 30-40 actions each: the 75 folded into one bar hold about 2,500 keys. Drawn to that scale,
+    # the busiest account's bar was a sliver (about 1/60 of the track); it must span the track, and the folded bar
+    # is drawn broken, no longer than the track, with its true count in words.
+    accounts = [
+        entry(
+            f"{n:012d}",
+            f"acct-{n:03d}",
+            policy_result([key("u", f"K{n}-{i}", "deactivated") for i in range(30 + n % 11)]),
+        )
+        for n in range(100)
+    ]
+    page = render_html(build(accounts, {}))
+    widths = action_bar_widths(page)
+    folded = widths.pop("75 other accounts")
+    busiest = max(widths.values())
+    assert busiest >= folded * 0.95
+    assert min(widths.values()) >= busiest * 0.9  # the top 25 hold 40 or 39 actions each: bars of nearly equal length
+    bars, _idle = action_chart_data(build(accounts, {})["accounts"])
+    folded_total = sum(bars[-1][2].values())
+    assert folded_total > 40 * 60
+    assert f"{folded_total} keys</tspan>: {folded_total} deactivated" in page
+    assert 'class="break"' in page.split('id="action-chart"', 1)[1].split("</svg>", 1)[0]
+    assert "drawn shortened" in page
+
+
+def test_a_folded_bar_smaller_than_the_busiest_account_is_drawn_to_scale_and_not_broken():
+    accounts = [
+        entry(f"{n:012d}", f"acct-{n:02d}", policy_result([key("u", f"K{n}-{i}", "deactivated") for i in range(n)]))
+        for n in range(1, 31)
+    ]
+    page = render_html(build(accounts, {}))
+    widths = action_bar_widths(page)
+    assert widths["5 other accounts"] == pytest.approx(widths["acct-30"] * 15 / 30, abs=0.2)
+    assert 'class="break"' not in page and "drawn shortened" not in page
+
+
 def test_every_value_from_aws_or_the_task_is_text_in_the_page():
     hostile_key = key(HOSTILE, HOSTILE, "warned", reason=HOSTILE, deadline=HOSTILE, status=HOSTILE, age_days=HOSTILE)
     unknown_action = key("u", "K", HOSTILE)
