@@ -39,6 +39,7 @@ CSV_COLUMNS = (
     "action",
     "reason",
     "deadline",
+    "check_mode",
 )
 # OWASP's CSV injection guidance: a cell a spreadsheet would read as a formula gets a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -279,11 +280,13 @@ def csv_rows(model):
     for row in model["rows"]:
         by_account.setdefault(row["account_id"], []).append(row)
     rows = []
+    # Every row says whether it is a preview: a --check run's CSV would otherwise read exactly like the real run's.
+    check_mode = "true" if model["run"].get("check_mode") else "false"
     for summary in model["accounts"]:
-        base = dict(account_id=summary["account_id"], account_name=summary["account_name"])
+        base = dict(account_id=summary["account_id"], account_name=summary["account_name"], check_mode=check_mode)
         if summary["error"]:
             rows.append(dict(base, action="not_swept", reason=summary["error"]))
-        mine = list(by_account.get(summary["account_id"], []))
+        mine = [dict(row, check_mode=check_mode) for row in by_account.get(summary["account_id"], [])]
         for item in summary["skipped_keys"]:
             reason = item.get("reason") or "left out while the sweep ran"
             key = dict(user_name=item.get("user_name"), access_key_id=item.get("access_key_id"))

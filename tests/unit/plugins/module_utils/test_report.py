@@ -254,6 +254,19 @@ def test_a_folded_bar_smaller_than_the_busiest_account_is_drawn_to_scale_and_not
     assert 'class="break"' not in page and "drawn shortened" not in page
 
 
+def test_every_csv_row_of_a_check_mode_run_says_it_is_a_preview():
+    # The preview's CSV said "deactivated" and "Inactive" for keys still Active, byte for byte what the real run's
+    # CSV says: an auditor handed the file could not tell a preview from evidence.
+    keys = [key("old", "AKIA1", "deactivated", status="Inactive", previous_status="Active"), key("new", "AKIA2")]
+    accounts = [entry("111111111111", "prod", policy_result(keys)), entry("222222222222", "gone", error="denied")]
+    preview, applied = (render_csv(build(accounts, {"check_mode": flag})) for flag in (True, False))
+    assert preview != applied
+    for text, expected in ((preview, "true"), (applied, "false")):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [row["action"] for row in rows] == ["not_swept", "none", "deactivated"]
+        assert {row["check_mode"] for row in rows} == {expected}
+
+
 def test_every_value_from_aws_or_the_task_is_text_in_the_page():
     hostile_key = key(HOSTILE, HOSTILE, "warned", reason=HOSTILE, deadline=HOSTILE, status=HOSTILE, age_days=HOSTILE)
     unknown_action = key("u", "K", HOSTILE)
