@@ -658,7 +658,9 @@ def keys_html(rows, table_limit=None):
         key = esc(row["access_key_id"]) if row["access_key_id"] else f"slot {esc(row['slot'])}"
         action = esc(row["action"])
         if row["deadline"]:
-            action += f" <small>until {esc(row['deadline'])}</small>"
+            # A deactivated key's deadline has passed: "until" would read as if it came back on that day.
+            word = "deadline" if row["action"] == "deactivated" else "until"
+            action += f" <small>{word} {esc(row['deadline'])}</small>"
         parts.append(
             f"<tr><td>{esc(row['label'])}<td>{esc(row['user_name'])}<td>{key}<td>{esc(row['age_days'])}"
             f'<td>{esc(row["days_unused"])}<td class="a {esc(row["action"])}">{action}<td>{esc(row["reason"])}\n'

@@ -267,6 +267,19 @@ def test_every_csv_row_of_a_check_mode_run_says_it_is_a_preview():
         assert {row["check_mode"] for row in rows} == {expected}
 
 
+def test_a_deactivated_keys_deadline_is_not_shown_as_until():
+    # "deactivated until 2026-12-01" read as a deactivation that lifts on that day; the date is the deadline that
+    # passed. A warned key is still active until its deadline.
+    keys = [
+        key("late", "AKIA1", "deactivated", status="Inactive", previous_status="Active", deadline="2026-12-01"),
+        key("soon", "AKIA2", "warned", deadline="2026-12-16"),
+    ]
+    page = render_html(build([entry("111111111111", "a", policy_result(keys))], {}))
+    assert '<td class="a deactivated">deactivated <small>deadline 2026-12-01</small>' in page
+    assert '<td class="a warned">warned <small>until 2026-12-16</small>' in page
+    assert "until 2026-12-01" not in page
+
+
 def test_every_value_from_aws_or_the_task_is_text_in_the_page():
     hostile_key = key(HOSTILE, HOSTILE, "warned", reason=HOSTILE, deadline=HOSTILE, status=HOSTILE, age_days=HOSTILE)
     unknown_action = key("u", "K", HOSTILE)
