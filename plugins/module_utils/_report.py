@@ -433,13 +433,15 @@ def headline_html(model):
     parts = ['<section id="headline"><dl class="run">']
     parts += [f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows]
     parts.append('</dl><ul class="tiles">')
+    # A preview's tiles say what the sweep would do: a tile read alone (a slide, a cropped print) says it too.
+    preview = bool(model["run"].get("check_mode"))
     tiles = [
         ("accounts_swept", "accounts swept", ""),
         ("accounts_failed", "accounts failed", "bad" if head["accounts_failed"] else ""),
         ("keys_seen", "keys seen", ""),
         ("keys_stale", "stale", ""),
-        ("keys_deactivated", "deactivated", "hot" if head["keys_deactivated"] else ""),
-        ("keys_warned", "warned", ""),
+        ("keys_deactivated", "to deactivate" if preview else "deactivated", "hot" if head["keys_deactivated"] else ""),
+        ("keys_warned", "to warn" if preview else "warned", ""),
         ("keys_pending", "pending", ""),
         ("keys_exempt", "exempt", ""),
         ("keys_failed", "failed", "bad" if head["keys_failed"] else ""),

@@ -280,6 +280,16 @@ def test_a_deactivated_keys_deadline_is_not_shown_as_until():
     assert "until 2026-12-01" not in page
 
 
+def test_a_previews_headline_tiles_say_what_the_sweep_would_do():
+    keys = [key("old", "AKIA1", "deactivated", status="Inactive"), key("mid", "AKIA2", "warned")]
+    accounts = [entry("111111111111", "prod", policy_result(keys))]
+    preview, applied = (render_html(build(accounts, {"check_mode": flag})) for flag in (True, False))
+    assert '<b id="keys_deactivated">1</b>to deactivate</li>' in preview
+    assert '<b id="keys_warned">1</b>to warn</li>' in preview
+    assert '<b id="keys_deactivated">1</b>deactivated</li>' in applied
+    assert '<b id="keys_warned">1</b>warned</li>' in applied
+
+
 def test_every_value_from_aws_or_the_task_is_text_in_the_page():
     hostile_key = key(HOSTILE, HOSTILE, "warned", reason=HOSTILE, deadline=HOSTILE, status=HOSTILE, age_days=HOSTILE)
     unknown_action = key("u", "K", HOSTILE)
