@@ -39,6 +39,7 @@ CSV_COLUMNS = (
     "action",
     "reason",
     "deadline",
+    "check_mode",
 )
 # OWASP's CSV injection guidance: a cell a spreadsheet would read as a formula gets a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -279,11 +280,13 @@ def csv_rows(model):
     for row in model["rows"]:
         by_account.setdefault(row["account_id"], []).append(row)
     rows = []
+    # Every row says whether it is a preview: a --check run's CSV would otherwise read exactly like the real run's.
+    check_mode = "true" if model["run"].get("check_mode") else "false"
     for summary in model["accounts"]:
-        base = dict(account_id=summary["account_id"], account_name=summary["account_name"])
+        base = dict(account_id=summary["account_id"], account_name=summary["account_name"], check_mode=check_mode)
         if summary["error"]:
             rows.append(dict(base, action="not_swept", reason=summary["error"]))
-        mine = list(by_account.get(summary["account_id"], []))
+        mine = [dict(row, check_mode=check_mode) for row in by_account.get(summary["account_id"], [])]
         for item in summary["skipped_keys"]:
             reason = item.get("reason") or "left out while the sweep ran"
             key = dict(user_name=item.get("user_name"), access_key_id=item.get("access_key_id"))
@@ -430,13 +433,15 @@ def headline_html(model):
     parts = ['<section id="headline"><dl class="run">']
     parts += [f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows]
     parts.append('</dl><ul class="tiles">')
+    # A preview's tiles say what the sweep would do: a tile read alone (a slide, a cropped print) says it too.
+    preview = bool(model["run"].get("check_mode"))
     tiles = [
         ("accounts_swept", "accounts swept", ""),
         ("accounts_failed", "accounts failed", "bad" if head["accounts_failed"] else ""),
         ("keys_seen", "keys seen", ""),
         ("keys_stale", "stale", ""),
-        ("keys_deactivated", "deactivated", "hot" if head["keys_deactivated"] else ""),
-        ("keys_warned", "warned", ""),
+        ("keys_deactivated", "to deactivate" if preview else "deactivated", "hot" if head["keys_deactivated"] else ""),
+        ("keys_warned", "to warn" if preview else "warned", ""),
         ("keys_pending", "pending", ""),
         ("keys_exempt", "exempt", ""),
         ("keys_failed", "failed", "bad" if head["keys_failed"] else ""),
@@ -512,8 +517,11 @@ def legend_html(series):
     return f'<ul class="legend">{"".join(items)}</ul>'
 
 
-def stacked_bars(bars, series, label_width, chart_id, empty_text):
-    """Return an inline SVG of horizontal stacked bars, each labelled and followed by its numbers in words."""
+def stacked_bars(bars, series, label_width, chart_id, empty_text, scale=None):
+    """Return an inline SVG of horizontal stacked bars, each labelled and followed by its numbers in words.
+
+    With scale, the track is that many keys long; a bar with more is drawn broken, across the track.
+    """
     bar_height, gap, width, char_width = 20, 8, 960, 7.4  # char_width: 13px sans-serif, generously
     texts = []
     for _label, _title, values in bars:
@@ -524,7 +532,7 @@ def stacked_bars(bars, series, label_width, chart_id, empty_text):
     text_width = max([len(a + b) * char_width for a, b in texts] + [120]) + 12
     track = max(width - label_width - text_width, 300)
     width = int(label_width + track + text_width)
-    top = max([sum(values.values()) for _label, _title, values in bars] + [1])
+    top = scale or max([sum(values.values()) for _label, _title, values in bars] + [1])
     height = len(bars) * (bar_height + gap) + gap
     parts = [
         f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" role="img" '
@@ -538,16 +546,23 @@ def stacked_bars(bars, series, label_width, chart_id, empty_text):
             f"{esc(short)}</text>"
         )
         x = float(label_width)
+        longer = sum(values.values()) > top  # drawn across the track, in proportion, with a break mark
         for name in series:
             count = values.get(name, 0)
             if not count:
                 continue
-            w = track * count / top
+            w = track * count / (sum(values.values()) if longer else top)
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1.5):.1f}" height="{bar_height}" fill="{FILLS[name]}" '
                 'stroke="#57606a" stroke-width="0.5"/>'
             )
             x += w
+        if longer:
+            cut = label_width + track * 0.4
+            parts.append(
+                f'<path class="break" d="M{cut:.1f} {y - 3}l6 {bar_height + 6}m4 0l-6 {-bar_height - 6}" '
+                'stroke="#fff" stroke-width="3" fill="none"/>'
+            )
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 14}"><tspan font-weight="600">{total}</tspan>{words}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
@@ -571,15 +586,26 @@ def action_chart_html(summaries):
     """Return the per-account chart of actions taken: the busiest accounts, the rest folded into one bar."""
     bars, idle = action_chart_data(summaries)
     parts = ['<section id="actions"><h2>Actions per account</h2><figure>']
+    broken = False
     if bars:
         used = [a for a in TAKEN if any(values[a] for _label, _title, values in bars)]
-        parts.append(stacked_bars(bars, TAKEN, 220, "action-chart", "Keys acted on or exempted, per account"))
+        # The track is as long as the busiest account's bar: a folded bar of many accounts that is longer would
+        # shrink every account's bar to a sliver, so it is drawn shortened, with a break mark.
+        scale = max(sum(values.values()) for _label, _title, values in bars[:TOP_ACCOUNTS])
+        broken = len(bars) > TOP_ACCOUNTS and sum(bars[-1][2].values()) > scale
+        parts.append(
+            stacked_bars(bars, TAKEN, 220, "action-chart", "Keys acted on or exempted, per account", scale=scale)
+        )
         parts.append(legend_html(used))
     else:
         parts.append('<p id="no-actions">No key was acted on or exempted in any account.</p>')
     caption = (
         f"Accounts by number of keys acted on or exempted; the top {TOP_ACCOUNTS} have a bar each, the rest share one."
     )
+    if broken:
+        caption += (
+            " The folded bar holds more than any account and is drawn shortened (broken); its count is beside it."
+        )
     if idle:
         caption += f" {idle} account{'s' if idle != 1 else ''} with no action (or not swept) {'are' if idle != 1 else 'is'} not shown."
     parts.append(f"<figcaption>{caption}</figcaption></figure></section>")
@@ -634,7 +660,9 @@ def keys_html(rows, table_limit=None):
         key = esc(row["access_key_id"]) if row["access_key_id"] else f"slot {esc(row['slot'])}"
         action = esc(row["action"])
         if row["deadline"]:
-            action += f" <small>until {esc(row['deadline'])}</small>"
+            # A deactivated key's deadline has passed: "until" would read as if it came back on that day.
+            word = "deadline" if row["action"] == "deactivated" else "until"
+            action += f" <small>{word} {esc(row['deadline'])}</small>"
         parts.append(
             f"<tr><td>{esc(row['label'])}<td>{esc(row['user_name'])}<td>{key}<td>{esc(row['age_days'])}"
             f'<td>{esc(row["days_unused"])}<td class="a {esc(row["action"])}">{action}<td>{esc(row["reason"])}\n'

@@ -242,7 +242,8 @@ def _bounded_int(name, value, default, lowest, highest):
     """Return value as an int within [lowest, highest] (default when unset); raise ValueError otherwise."""
     if value is None or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdigit():
+    # Digits as text (a templated value), and 5.0, which JSON Schema (the shipped schema) counts as an integer.
+    if (isinstance(value, str) and value.strip().isdigit()) or (isinstance(value, float) and value.is_integer()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
         raise ValueError(

@@ -207,6 +207,89 @@ def test_the_action_chart_shows_the_busiest_25_accounts_and_folds_the_rest():
     assert ">5 other accounts</text>" in page and "15 keys</tspan>: 15 deactivated" in page
 
 
+def action_bar_widths(page):
+    """Return {bar label: drawn width} of the action chart's bars, from the page's SVG."""
+    chart = page.split('id="action-chart"', 1)[1].split("</svg>", 1)[0]
+    widths = {}
+    for group in chart.split("<g>")[1:]:
+        label = group.split('text-anchor="end">', 1)[1].split("</text>", 1)[0]
+        widths[label] = sum(float(part.split('"', 1)[0]) for part in group.split(' width="')[1:])
+    return widths
+
+
+def test_a_folded_bar_larger_than_every_account_leaves_the_accounts_bars_readable():
+    # 100 accounts with 30-40 actions each: the 75 folded into one bar hold about 2,500 keys. Drawn to that scale,
+    # the busiest account's bar was a sliver (about 1/60 of the track); it must span the track, and the folded bar
+    # is drawn broken, no longer than the track, with its true count in words.
+    accounts = [
+        entry(
+            f"{n:012d}",
+            f"acct-{n:03d}",
+            policy_result([key("u", f"K{n}-{i}", "deactivated") for i in range(30 + n % 11)]),
+        )
+        for n in range(100)
+    ]
+    page = render_html(build(accounts, {}))
+    widths = action_bar_widths(page)
+    folded = widths.pop("75 other accounts")
+    busiest = max(widths.values())
+    assert busiest >= folded * 0.95
+    assert min(widths.values()) >= busiest * 0.9  # the top 25 hold 40 or 39 actions each: bars of nearly equal length
+    bars, _idle = action_chart_data(build(accounts, {})["accounts"])
+    folded_total = sum(bars[-1][2].values())
+    assert folded_total > 40 * 60
+    assert f"{folded_total} keys</tspan>: {folded_total} deactivated" in page
+    assert 'class="break"' in page.split('id="action-chart"', 1)[1].split("</svg>", 1)[0]
+    assert "drawn shortened" in page
+
+
+def test_a_folded_bar_smaller_than_the_busiest_account_is_drawn_to_scale_and_not_broken():
+    accounts = [
+        entry(f"{n:012d}", f"acct-{n:02d}", policy_result([key("u", f"K{n}-{i}", "deactivated") for i in range(n)]))
+        for n in range(1, 31)
+    ]
+    page = render_html(build(accounts, {}))
+    widths = action_bar_widths(page)
+    assert widths["5 other accounts"] == pytest.approx(widths["acct-30"] * 15 / 30, abs=0.2)
+    assert 'class="break"' not in page and "drawn shortened" not in page
+
+
+def test_every_csv_row_of_a_check_mode_run_says_it_is_a_preview():
+    # The preview's CSV said "deactivated" and "Inactive" for keys still Active, byte for byte what the real run's
+    # CSV says: an auditor handed the file could not tell a preview from evidence.
+    keys = [key("old", "AKIA1", "deactivated", status="Inactive", previous_status="Active"), key("new", "AKIA2")]
+    accounts = [entry("111111111111", "prod", policy_result(keys)), entry("222222222222", "gone", error="denied")]
+    preview, applied = (render_csv(build(accounts, {"check_mode": flag})) for flag in (True, False))
+    assert preview != applied
+    for text, expected in ((preview, "true"), (applied, "false")):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [row["action"] for row in rows] == ["not_swept", "none", "deactivated"]
+        assert {row["check_mode"] for row in rows} == {expected}
+
+
+def test_a_deactivated_keys_deadline_is_not_shown_as_until():
+    # "deactivated until 2026-12-01" read as a deactivation that lifts on that day; the date is the deadline that
+    # passed. A warned key is still active until its deadline.
+    keys = [
+        key("late", "AKIA1", "deactivated", status="Inactive", previous_status="Active", deadline="2026-12-01"),
+        key("soon", "AKIA2", "warned", deadline="2026-12-16"),
+    ]
+    page = render_html(build([entry("111111111111", "a", policy_result(keys))], {}))
+    assert '<td class="a deactivated">deactivated <small>deadline 2026-12-01</small>' in page
+    assert '<td class="a warned">warned <small>until 2026-12-16</small>' in page
+    assert "until 2026-12-01" not in page
+
+
+def test_a_previews_headline_tiles_say_what_the_sweep_would_do():
+    keys = [key("old", "AKIA1", "deactivated", status="Inactive"), key("mid", "AKIA2", "warned")]
+    accounts = [entry("111111111111", "prod", policy_result(keys))]
+    preview, applied = (render_html(build(accounts, {"check_mode": flag})) for flag in (True, False))
+    assert '<b id="keys_deactivated">1</b>to deactivate</li>' in preview
+    assert '<b id="keys_warned">1</b>to warn</li>' in preview
+    assert '<b id="keys_deactivated">1</b>deactivated</li>' in applied
+    assert '<b id="keys_warned">1</b>warned</li>' in applied
+
+
 def test_every_value_from_aws_or_the_task_is_text_in_the_page():
     hostile_key = key(HOSTILE, HOSTILE, "warned", reason=HOSTILE, deadline=HOSTILE, status=HOSTILE, age_days=HOSTILE)
     unknown_action = key("u", "K", HOSTILE)
