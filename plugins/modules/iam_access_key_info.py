@@ -163,11 +163,14 @@ EXAMPLES = r"""
   register: service_keys
 
 - name: Fail if the root user has any access key (CIS AWS Foundations 1.4); only the report can tell
-  ansible.builtin.assert:
-    that:
-      - stale.source == 'credential_report'
-      - stale.root_access_keys | length == 0
-    fail_msg: The root user has access keys (or the credential report could not be read); see root_access_keys.
+  ansible.builtin.fail:
+    msg: "The root user has {{ stale.root_access_keys | length }} access keys; see root_access_keys."
+  when: stale.root_access_keys | default([], true) | length > 0
+
+- name: Say so when the report could not tell (API path, or a report without a root row)
+  ansible.builtin.debug:
+    msg: Whether the root user has access keys is unknown in this run (root_access_keys is null).
+  when: stale.root_access_keys is none
 
 - name: Show one user's keys
   keyguard.aws.iam_access_key_info:

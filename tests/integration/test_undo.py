@@ -341,11 +341,15 @@ def test_keys_and_users_deleted_since_the_sweep_are_left_alone_and_reported_not_
         run, report, failed = undo(ansible, path, check=check)
         assert run.rc == 0 and failed is None, run.stdout
         left = sorted(report[ACCOUNT]["left_alone"])
-        assert [line.split(": left alone, it no longer exists (")[0] for line in left if "no longer" in line] == [
-            f"key {deleted_key['AccessKeyId']} of dk",
-            f"key {gone_user['AccessKeyId']} of gone",
-            f"tag {MARK}{gone_user['AccessKeyId']} of gone",
-        ]
+        assert sorted(
+            line.split(": left alone, it no longer exists (")[0] for line in left if "no longer" in line
+        ) == sorted(
+            [
+                f"key {deleted_key['AccessKeyId']} of dk",
+                f"key {gone_user['AccessKeyId']} of gone",
+                f"tag {MARK}{gone_user['AccessKeyId']} of gone",
+            ]
+        )
         assert report[ACCOUNT]["failed"] == []
     assert writes(run) == Counter()  # the third run: kept is Active again, nothing left to do
     assert moto.status("kept", kept["AccessKeyId"]) == "Active"
